@@ -1,0 +1,325 @@
+//! The sans-I/O core: every datagram and timer tick goes in here, and
+//! messages to send, case records to write and the next deadline come out.
+//! It routes each message to the transaction layer, the registrar or the
+//! B2BUA; it never touches a socket or reads the clock.
+
+use crate::config::Config;
+use crate::registrar::Registrar;
+use crate::sip::rsip::{Method, Request, SipMessage};
+use crate::sip::{self, scan, Echo, Peer, Rejection, ResponseWriter};
+use crate::transaction::{ServerMatch, TimerConfig, Transactions, TxEvent, TxKey};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the core wants the shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Transmit {
+        peer: Peer,
+        data: Bytes,
+    },
+    /// Nothing more now: call `handle_timeout` at this instant.
+    Timeout(Instant),
+}
+
+/// Counters the shell prints at shutdown.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub received: u64,
+    pub sent: u64,
+    pub rejected: u64,
+    pub dropped: u64,
+    pub retransmissions_absorbed: u64,
+}
+
+/// At most one log line a second per kind of trouble, with a count of the rest.
+#[derive(Debug, Default)]
+pub struct LogLimiter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    /// `Some(suppressed)` when a line may be written now.
+    pub fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.saturating_duration_since(t) < Duration::from_secs(1) => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// The engine's protocol core.
+pub struct Core {
+    cfg: Arc<Config>,
+    txs: Transactions,
+    registrar: Registrar,
+    out: VecDeque<Output>,
+    now: Instant,
+    rng: u64,
+    drop_log: LogLimiter,
+    pub counters: Counters,
+}
+
+impl Core {
+    /// A core started at `now`; `seed` feeds tags, branches and nonce keys.
+    pub fn new(cfg: Arc<Config>, now: Instant, seed: u64) -> Core {
+        let secret = (u128::from(seed) << 64) | u128::from(seed.rotate_left(17) ^ 0x5eed);
+        Core {
+            txs: Transactions::new(TimerConfig {
+                t1: cfg.sip.t1,
+                t2: cfg.sip.t2,
+                t4: cfg.sip.t4,
+            }),
+            registrar: Registrar::new(&cfg, now, secret),
+            cfg,
+            out: VecDeque::new(),
+            now,
+            rng: seed | 1,
+            drop_log: LogLimiter::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn transactions(&self) -> &Transactions {
+        &self.txs
+    }
+
+    /// A random token for tags and branches (xorshift; not for secrets).
+    fn token(&mut self) -> String {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        format!("{x:016x}")
+    }
+
+    // ------------------------------------------------------------ inputs
+
+    /// A datagram, or one framed TCP message, from `peer`.
+    pub fn handle_receive(&mut self, now: Instant, peer: Peer, data: &[u8]) {
+        self.now = now;
+        self.counters.received += 1;
+        match sip::parse(data, peer.transport, self.cfg.sip.max_message_bytes) {
+            Ok(SipMessage::Request(req)) => self.on_request(now, peer, req),
+            Ok(SipMessage::Response(resp)) => {
+                let _ = self.txs.on_response(now, &resp);
+            }
+            Err(rej) => self.reject(now, peer, data, rej),
+        }
+    }
+
+    /// A framing failure on a TCP stream: answer from the head we have.
+    pub fn handle_rejected_frame(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        head: &[u8],
+        status: u16,
+        reason: &str,
+    ) {
+        self.now = now;
+        self.reject(
+            now,
+            peer,
+            head,
+            Rejection::Respond {
+                status,
+                reason: reason.to_string(),
+                extra: Vec::new(),
+            },
+        );
+    }
+
+    /// Timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.txs.handle_timeout(now);
+        self.registrar.handle_timeout(now);
+    }
+
+    /// A transport error towards `addr` (ICMP unreachable, TCP connect failure).
+    pub fn handle_transport_error(&mut self, now: Instant, addr: std::net::SocketAddr) {
+        self.now = now;
+        self.txs.transport_failed(addr);
+    }
+
+    // ------------------------------------------------------------ outputs
+
+    /// The next thing to do; `Output::Timeout` when nothing else is pending.
+    pub fn poll_output(&mut self) -> Output {
+        loop {
+            if let Some(o) = self.out.pop_front() {
+                if matches!(o, Output::Transmit { .. }) {
+                    self.counters.sent += 1;
+                }
+                return o;
+            }
+            match self.txs.poll_event() {
+                Some(TxEvent::Transmit { peer, data }) => {
+                    self.out.push_back(Output::Transmit { peer, data });
+                }
+                Some(TxEvent::ClientTimeout(_key)) => {}
+                Some(TxEvent::AckTimeout(_key)) => {}
+                None => {}
+            }
+            if self.out.is_empty() {
+                while let Some(_ev) = self.registrar.poll_event() {}
+            }
+            if self.out.is_empty() {
+                return Output::Timeout(self.next_deadline());
+            }
+        }
+    }
+
+    fn next_deadline(&mut self) -> Instant {
+        let idle = self.now + Duration::from_secs(3600);
+        [self.txs.poll_timeout(), self.registrar.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(idle)
+    }
+
+    // ------------------------------------------------------------ requests
+
+    fn reject(&mut self, now: Instant, peer: Peer, data: &[u8], rej: Rejection) {
+        let head = scan::scan(data);
+        match (rej, head) {
+            (
+                Rejection::Respond {
+                    status,
+                    reason,
+                    extra,
+                },
+                Some(head),
+            ) if !head.is_response() => {
+                let mut echo = Echo::from_raw(&head);
+                if !echo.answerable() {
+                    return self.drop_line(now, peer, &format!("{status} {reason}, no Via"));
+                }
+                let stamped = echo.vias.first().and_then(|v| sip::stamp_via(v, peer.addr));
+                if let Some(s) = &stamped {
+                    echo.vias[0] = s;
+                }
+                let to = sip::response_peer(echo.vias[0], peer);
+                let tag = self.token();
+                let mut w = ResponseWriter::new(&echo, status, &reason, Some(&tag));
+                for (n, v) in &extra {
+                    w = w.header(n, v);
+                }
+                let data = w.header("Server", &self.cfg.sip.user_agent).finish(None);
+                self.counters.rejected += 1;
+                tracing::debug!(%status, %reason, from = %peer.addr, "rejected a request");
+                self.out.push_back(Output::Transmit { peer: to, data });
+            }
+            (Rejection::Respond { status, reason, .. }, _) => {
+                self.drop_line(now, peer, &format!("unanswerable: {status} {reason}"))
+            }
+            (Rejection::Drop(why), _) => self.drop_line(now, peer, &why),
+        }
+    }
+
+    fn drop_line(&mut self, now: Instant, peer: Peer, why: &str) {
+        self.counters.dropped += 1;
+        if let Some(suppressed) = self.drop_log.allow(now) {
+            tracing::warn!(from = %peer.addr, %why, suppressed, "dropped a malformed message");
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
+        // RFC 3261 §18.2.1 / RFC 3581: record where it really came from.
+        let mut via_value = None;
+        for h in req.headers.iter_mut() {
+            if let crate::sip::rsip::Header::Via(v) = h {
+                if let Some(s) = sip::stamp_via(v.value(), peer.addr) {
+                    v.replace(s);
+                }
+                via_value = Some(v.value().to_string());
+                break;
+            }
+        }
+        let Some(via_value) = via_value else { return };
+        let resp_peer = sip::response_peer(&via_value, peer);
+        match self.txs.on_request(now, &req, resp_peer) {
+            ServerMatch::New(key) => self.dispatch(now, key, peer, &req),
+            ServerMatch::Retransmission | ServerMatch::AckAbsorbed => {
+                self.counters.retransmissions_absorbed += 1;
+            }
+            ServerMatch::AckForDialog => {}
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, key: TxKey, peer: Peer, req: &Request) {
+        if req.method != Method::Ack && req.method != Method::Cancel {
+            if let Some(req_ext) = sip::header(&req.headers, "Require") {
+                let unsupported = req_ext.to_string();
+                return self.respond_with(
+                    now,
+                    &key,
+                    req,
+                    420,
+                    "Bad Extension",
+                    &[("Unsupported", unsupported)],
+                );
+            }
+        }
+        match req.method {
+            Method::Register => {
+                let reply = self.registrar.handle_register(now, req, peer);
+                let extra: Vec<(&str, String)> = reply.headers;
+                self.respond_with(now, &key, req, reply.status, reply.reason, &extra);
+            }
+            Method::Options => {
+                let extra = [
+                    ("Allow", sip::ALLOW.to_string()),
+                    ("Accept", "application/sdp".to_string()),
+                ];
+                self.respond_with(now, &key, req, 200, "OK", &extra);
+            }
+            Method::Bye | Method::Cancel => {
+                self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
+            }
+            Method::Invite => {
+                self.respond_with(now, &key, req, 403, "Forbidden", &[]);
+            }
+            _ => {
+                let extra = [("Allow", sip::ALLOW.to_string())];
+                self.respond_with(now, &key, req, 405, "Method Not Allowed", &extra);
+            }
+        }
+    }
+
+    /// Answers a server transaction.
+    fn respond_with(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &Request,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+    ) {
+        let tag = self.token();
+        let echo = Echo::from_request(req);
+        let mut w = ResponseWriter::new(&echo, status, reason, Some(&tag));
+        for (n, v) in extra {
+            w = w.header(n, v);
+        }
+        let data = w.header("Server", &self.cfg.sip.user_agent).finish(None);
+        self.txs.respond(now, key, status, data);
+    }
+}

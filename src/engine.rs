@@ -1,0 +1,329 @@
+//! The tokio shell: sockets, framing, the clock and the run loop around the
+//! sans-I/O [`Core`]. No protocol decisions are made here.
+
+use crate::config::{Config, ListenTransport};
+use crate::core::{Core, Output};
+use crate::sip::framing::{Frame, FrameError, Framer};
+use crate::sip::{ConnId, Peer, Transport};
+use bytes::Bytes;
+use dashmap::DashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// Something that happened on a socket, for the core.
+#[derive(Debug)]
+enum Event {
+    Message {
+        peer: Peer,
+        data: Bytes,
+    },
+    BadFrame {
+        peer: Peer,
+        head: Bytes,
+        status: u16,
+        reason: &'static str,
+    },
+    TransportError(SocketAddr),
+}
+
+/// The TCP connections of the engine, shared by the connection tasks and
+/// the run loop (the one map the shell truly shares).
+#[derive(Default)]
+struct Connections {
+    writers: DashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
+    by_addr: DashMap<SocketAddr, ConnId>,
+    next: AtomicU64,
+}
+
+impl Connections {
+    fn add(&self, addr: SocketAddr, tx: mpsc::UnboundedSender<Bytes>) -> ConnId {
+        let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        self.writers.insert(id, tx);
+        self.by_addr.insert(addr, id);
+        id
+    }
+    fn remove(&self, id: ConnId, addr: SocketAddr) {
+        self.writers.remove(&id);
+        self.by_addr.remove_if(&addr, |_, v| *v == id);
+    }
+}
+
+/// The sockets the engine listens on, bound before the run loop starts so
+/// that a test can learn the real ports.
+pub struct Bound {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: Vec<TcpListener>,
+}
+
+impl Bound {
+    pub async fn bind(cfg: &Config) -> std::io::Result<Bound> {
+        let mut b = Bound {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
+        for l in &cfg.sip.listen {
+            match l.transport {
+                ListenTransport::Udp => {
+                    let s = UdpSocket::bind(l.addr).await?;
+                    b.udp.push(Arc::new(s));
+                }
+                ListenTransport::Tcp => b.tcp.push(TcpListener::bind(l.addr).await?),
+            }
+        }
+        Ok(b)
+    }
+
+    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
+        let mut v = Vec::new();
+        for s in &self.udp {
+            if let Ok(a) = s.local_addr() {
+                v.push((Transport::Udp, a));
+            }
+        }
+        for s in &self.tcp {
+            if let Ok(a) = s.local_addr() {
+                v.push((Transport::Tcp, a));
+            }
+        }
+        v
+    }
+}
+
+/// Runs the engine until `shutdown` resolves.
+pub async fn run(
+    cfg: Arc<Config>,
+    bound: Bound,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max = cfg.sip.max_message_bytes;
+    let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(16384);
+    let conns = Arc::new(Connections::default());
+
+    for sock in &bound.udp {
+        tokio::spawn(udp_reader(sock.clone(), ev_tx.clone(), max));
+    }
+    for listener in bound.tcp {
+        tokio::spawn(tcp_acceptor(listener, ev_tx.clone(), conns.clone(), max));
+    }
+    let udp = bound.udp.first().cloned();
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ u64::from(std::process::id());
+    let mut core = Core::new(cfg.clone(), Instant::now(), seed);
+    tokio::pin!(shutdown);
+    tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
+    loop {
+        let deadline = loop {
+            match core.poll_output() {
+                Output::Transmit { peer, data } => {
+                    transmit(&udp, &conns, &ev_tx, peer, data, max).await;
+                }
+                Output::Timeout(at) => break at,
+            }
+        };
+        tokio::select! {
+            ev = ev_rx.recv() => {
+                let now = Instant::now();
+                match ev {
+                    Some(Event::Message { peer, data }) => core.handle_receive(now, peer, &data),
+                    Some(Event::BadFrame { peer, head, status, reason }) => {
+                        core.handle_rejected_frame(now, peer, &head, status, reason)
+                    }
+                    Some(Event::TransportError(addr)) => core.handle_transport_error(now, addr),
+                    None => break,
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => core.handle_timeout(Instant::now()),
+            _ = &mut shutdown => break,
+        }
+    }
+    let c = &core.counters;
+    tracing::info!(
+        received = c.received,
+        sent = c.sent,
+        rejected = c.rejected,
+        dropped = c.dropped,
+        retransmissions_absorbed = c.retransmissions_absorbed,
+        "siaga112 stopped"
+    );
+    Ok(())
+}
+
+async fn transmit(
+    udp: &Option<Arc<UdpSocket>>,
+    conns: &Arc<Connections>,
+    ev_tx: &mpsc::Sender<Event>,
+    peer: Peer,
+    data: Bytes,
+    max: usize,
+) {
+    match peer.transport {
+        Transport::Udp => {
+            let Some(sock) = udp else { return };
+            let sent = match sock.try_send_to(&data, peer.addr) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    sock.send_to(&data, peer.addr).await
+                }
+                r => r,
+            };
+            if let Err(e) = sent {
+                tracing::debug!(to = %peer.addr, error = %e, "UDP send failed");
+                let _ = ev_tx.try_send(Event::TransportError(peer.addr));
+            }
+        }
+        Transport::Tcp => {
+            let id = peer
+                .conn
+                .filter(|id| conns.writers.contains_key(id))
+                .or_else(|| conns.by_addr.get(&peer.addr).map(|e| *e.value()));
+            if let Some(id) = id {
+                if let Some(w) = conns.writers.get(&id) {
+                    if w.send(data.clone()).is_ok() {
+                        return;
+                    }
+                }
+            }
+            // No live connection: open one (RFC 3261 §18.2.2).
+            let (ev_tx, conns) = (ev_tx.clone(), conns.clone());
+            tokio::spawn(async move {
+                match TcpStream::connect(peer.addr).await {
+                    Ok(stream) => {
+                        let (w_tx, w_rx) = mpsc::unbounded_channel();
+                        let _ = w_tx.send(data);
+                        let id = conns.add(peer.addr, w_tx);
+                        tcp_connection(stream, peer.addr, id, w_rx, ev_tx, conns, max).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(to = %peer.addr, error = %e, "TCP connect failed");
+                        let _ = ev_tx.send(Event::TransportError(peer.addr)).await;
+                    }
+                }
+            });
+        }
+    }
+}
+
+async fn udp_reader(sock: Arc<UdpSocket>, ev_tx: mpsc::Sender<Event>, max: usize) {
+    // One byte more than the limit tells an oversized datagram from a full one.
+    let mut buf = vec![0u8; 65536.max(max + 1)];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, addr)) => {
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                if ev_tx
+                    .send(Event::Message {
+                        peer: Peer::udp(addr),
+                        data,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                // ICMP errors surface here on some systems; keep serving.
+                tracing::debug!(error = %e, "UDP receive error");
+            }
+        }
+    }
+}
+
+async fn tcp_acceptor(
+    listener: TcpListener,
+    ev_tx: mpsc::Sender<Event>,
+    conns: Arc<Connections>,
+    max: usize,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let _ = stream.set_nodelay(true);
+                let (w_tx, w_rx) = mpsc::unbounded_channel();
+                let id = conns.add(addr, w_tx);
+                tokio::spawn(tcp_connection(
+                    stream,
+                    addr,
+                    id,
+                    w_rx,
+                    ev_tx.clone(),
+                    conns.clone(),
+                    max,
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn tcp_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: ConnId,
+    mut w_rx: mpsc::UnboundedReceiver<Bytes>,
+    ev_tx: mpsc::Sender<Event>,
+    conns: Arc<Connections>,
+    max: usize,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(data) = w_rx.recv().await {
+            if wr.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer::tcp(addr, Some(id));
+    let mut framer = Framer::new(max);
+    'read: loop {
+        match rd.read_buf(framer.buffer_mut()).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(data))) => {
+                    if ev_tx.send(Event::Message { peer, data }).await.is_err() {
+                        break 'read;
+                    }
+                }
+                Ok(Some(Frame::Ping)) => {
+                    if let Some(w) = conns.writers.get(&id) {
+                        let _ = w.send(Bytes::from_static(b"\r\n"));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let (head, status, reason) = match e {
+                        FrameError::TooLarge { head } => (head, 513, "Message Too Large"),
+                        FrameError::BadLength { head, why } => (head, 400, why),
+                    };
+                    let _ = ev_tx
+                        .send(Event::BadFrame {
+                            peer,
+                            head,
+                            status,
+                            reason,
+                        })
+                        .await;
+                    // The stream has lost its framing: let the answer go, then close.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    conns.remove(id, addr);
+    writer.abort();
+}

@@ -1,0 +1,38 @@
+//! The `siaga112` command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "siaga112",
+    version,
+    about = "Telephony engine for 112 emergency call centres"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine.
+    Run {
+        #[arg(long, default_value = "config/siaga112.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit (0 when valid).
+    CheckConfig {
+        #[arg(long, default_value = "config/siaga112.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => siaga112::cli::run(&config),
+        Command::CheckConfig { config } => siaga112::cli::check_config(&config),
+    }
+}

@@ -1,0 +1,311 @@
+//! Seat bindings (AOR -> contacts with expiry) and REGISTER handling with
+//! digest authentication (RFC 3261 §10.3, §22; RFC 8760). Knows nothing of
+//! calls: it reports seats that come and go as [`SeatEvent`]s.
+
+use crate::config::{Config, DigestAlgorithm};
+use crate::sip::digest::{self, NonceCheck, NonceMint};
+use crate::sip::rsip::{typed::Contact, Request};
+use crate::sip::{header, Peer};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// One registered contact of a seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The contact URI, as the softphone gave it.
+    pub uri: String,
+    /// Where the REGISTER came from (transport, address, TCP connection).
+    pub source: Peer,
+    pub expires_at: Instant,
+    pub call_id: String,
+    pub cseq: u32,
+}
+
+/// A seat whose softphone came or went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatEvent {
+    /// The seat had no binding and now has one.
+    Registered { user: String },
+    /// The seat's last binding was removed or expired.
+    Unregistered { user: String },
+}
+
+/// The answer to a REGISTER (or to an authentication check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub reason: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn new(status: u16, reason: &'static str) -> Reply {
+        Reply {
+            status,
+            reason,
+            headers: Vec::new(),
+        }
+    }
+    fn with(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// The seat registrar.
+#[derive(Debug)]
+pub struct Registrar {
+    realm: String,
+    algorithms: Vec<DigestAlgorithm>,
+    nonce_ttl: Duration,
+    min_expires: u32,
+    max_expires: u32,
+    default_expires: u32,
+    passwords: HashMap<String, String>,
+    bindings: HashMap<String, Vec<Binding>>,
+    /// (expiry, user, contact) for every binding: the next to expire first.
+    expiry: BTreeSet<(Instant, String, String)>,
+    mint: NonceMint,
+    epoch: Instant,
+    events: VecDeque<SeatEvent>,
+}
+
+impl Registrar {
+    pub fn new(cfg: &Config, epoch: Instant, secret: u128) -> Registrar {
+        Registrar {
+            realm: cfg.sip.realm.clone(),
+            algorithms: cfg.sip.digest_algorithms.clone(),
+            nonce_ttl: cfg.sip.nonce_ttl,
+            min_expires: cfg.sip.min_expires,
+            max_expires: cfg.sip.max_expires,
+            default_expires: cfg.sip.default_expires,
+            passwords: cfg
+                .seats
+                .iter()
+                .map(|s| (s.user.clone(), s.password.clone()))
+                .collect(),
+            bindings: HashMap::new(),
+            expiry: BTreeSet::new(),
+            mint: NonceMint::new(secret),
+            epoch,
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn bindings(&self, user: &str) -> &[Binding] {
+        self.bindings.get(user).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn is_registered(&self, user: &str) -> bool {
+        !self.bindings(user).is_empty()
+    }
+
+    /// The seat whose binding came from this source address, if any.
+    pub fn seat_at(&self, addr: std::net::SocketAddr) -> Option<&str> {
+        self.bindings
+            .iter()
+            .find(|(_, bs)| bs.iter().any(|b| b.source.addr == addr))
+            .map(|(u, _)| u.as_str())
+    }
+
+    pub fn poll_event(&mut self) -> Option<SeatEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.expiry.first().map(|e| e.0)
+    }
+
+    /// Removes bindings that have expired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(first) = self.expiry.first() {
+            if first.0 > now {
+                break;
+            }
+            let Some((_, user, uri)) = self.expiry.pop_first() else {
+                break;
+            };
+            self.remove_binding(&user, &uri);
+        }
+    }
+
+    fn remove_binding(&mut self, user: &str, uri: &str) {
+        let Some(list) = self.bindings.get_mut(user) else {
+            return;
+        };
+        if let Some(i) = list.iter().position(|b| b.uri == uri) {
+            let b = list.remove(i);
+            self.expiry.remove(&(b.expires_at, user.to_string(), b.uri));
+        }
+        if list.is_empty() {
+            self.bindings.remove(user);
+            self.events.push_back(SeatEvent::Unregistered {
+                user: user.to_string(),
+            });
+        }
+    }
+
+    fn ms(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    fn challenge(&self, now: Instant, stale: bool) -> Reply {
+        let nonce = self.mint.mint(self.ms(now));
+        let mut r = Reply::new(401, "Unauthorized");
+        for alg in &self.algorithms {
+            r = r.with(
+                "WWW-Authenticate",
+                digest::challenge(&self.realm, &nonce, *alg, stale),
+            );
+        }
+        r
+    }
+
+    /// Checks the digest credentials of a request. `Ok(user)` when they are
+    /// right, or the reply to send (401 challenge, 403, 400).
+    pub fn authenticate(&self, now: Instant, req: &Request) -> Result<String, Reply> {
+        let Some(value) = header(&req.headers, "Authorization") else {
+            return Err(self.challenge(now, false));
+        };
+        let auth = match digest::parse_authorization(value) {
+            Ok(a) => a,
+            Err(_) => return Err(Reply::new(400, "Bad Authorization Header")),
+        };
+        if auth.realm != self.realm || !self.algorithms.contains(&auth.algorithm) {
+            return Err(self.challenge(now, false));
+        }
+        match self
+            .mint
+            .check(auth.nonce, self.ms(now), self.nonce_ttl.as_millis() as u64)
+        {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return Err(self.challenge(now, true)),
+            NonceCheck::Forged => return Err(self.challenge(now, false)),
+        }
+        let Some(password) = self.passwords.get(auth.username) else {
+            return Err(Reply::new(403, "Forbidden"));
+        };
+        let expected = digest::expected_response(&auth, password, &req.method.to_string());
+        if !digest::constant_time_eq(&expected, auth.response) {
+            return Err(Reply::new(403, "Forbidden"));
+        }
+        Ok(auth.username.to_string())
+    }
+
+    /// Handles an authenticated-or-not REGISTER and says what to answer.
+    pub fn handle_register(&mut self, now: Instant, req: &Request, source: Peer) -> Reply {
+        let user = match self.authenticate(now, req) {
+            Ok(u) => u,
+            Err(reply) => return reply,
+        };
+        // The AOR in To must be the authenticated seat (RFC 3261 §10.3 step 6).
+        let to_user = header(&req.headers, "To")
+            .and_then(|t| crate::sip::rsip::typed::To::parse(t).ok())
+            .and_then(|t| t.uri.auth.map(|a| a.user));
+        if to_user.as_deref() != Some(user.as_str()) {
+            return Reply::new(403, "Forbidden");
+        }
+        let call_id = header(&req.headers, "Call-ID").unwrap_or("").to_string();
+        let cseq = header(&req.headers, "CSeq")
+            .and_then(crate::sip::parse_cseq)
+            .map(|c| c.0)
+            .unwrap_or(0);
+        let header_expires = match header(&req.headers, "Expires") {
+            None => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => return Reply::new(400, "Bad Expires Header"),
+            },
+        };
+        let mut contacts = Vec::new();
+        let mut star = false;
+        for h in req.headers.iter() {
+            if let crate::sip::rsip::Header::Contact(c) = h {
+                if c.value().trim() == "*" {
+                    star = true;
+                    continue;
+                }
+                match Contact::parse_header_list(c.value()) {
+                    Ok(list) => contacts.extend(list),
+                    Err(_) => return Reply::new(400, "Bad Contact Header"),
+                }
+            }
+        }
+        if star {
+            if !contacts.is_empty() || header_expires != Some(0) {
+                return Reply::new(400, "Contact * Needs Expires: 0 Alone");
+            }
+            for b in self.bindings(&user).to_vec() {
+                self.remove_binding(&user, &b.uri);
+            }
+            return self.ok(now, &user);
+        }
+        // Check every contact before changing anything (§10.3 step 7).
+        let mut changes = Vec::new();
+        for c in &contacts {
+            let expires = c
+                .expires()
+                .or(header_expires)
+                .unwrap_or(self.default_expires);
+            if expires != 0 && expires < self.min_expires {
+                return Reply::new(423, "Interval Too Brief")
+                    .with("Min-Expires", self.min_expires.to_string());
+            }
+            let uri = c.uri.to_string();
+            if let Some(old) = self.bindings(&user).iter().find(|b| b.uri == uri) {
+                if old.call_id == call_id && cseq <= old.cseq {
+                    return Reply::new(500, "Out Of Order REGISTER");
+                }
+            }
+            changes.push((uri, expires.min(self.max_expires)));
+        }
+        let before = self.is_registered(&user);
+        for (uri, expires) in changes {
+            if let Some(list) = self.bindings.get_mut(&user) {
+                if let Some(i) = list.iter().position(|b| b.uri == uri) {
+                    let b = list.remove(i);
+                    self.expiry.remove(&(b.expires_at, user.clone(), b.uri));
+                }
+            }
+            if expires == 0 {
+                continue;
+            }
+            let b = Binding {
+                uri: uri.clone(),
+                source,
+                expires_at: now + Duration::from_secs(u64::from(expires)),
+                call_id: call_id.clone(),
+                cseq,
+            };
+            self.expiry.insert((b.expires_at, user.clone(), uri));
+            self.bindings.entry(user.clone()).or_default().push(b);
+        }
+        let after = self.is_registered(&user);
+        if !after {
+            self.bindings.remove(&user);
+        }
+        match (before, after) {
+            (false, true) => self
+                .events
+                .push_back(SeatEvent::Registered { user: user.clone() }),
+            (true, false) => self
+                .events
+                .push_back(SeatEvent::Unregistered { user: user.clone() }),
+            _ => {}
+        }
+        self.ok(now, &user)
+    }
+
+    /// 200 OK listing every current binding with its remaining time.
+    fn ok(&self, now: Instant, user: &str) -> Reply {
+        let mut r = Reply::new(200, "OK");
+        for b in self.bindings(user) {
+            let left = b.expires_at.saturating_duration_since(now).as_secs();
+            r = r.with("Contact", format!("<{}>;expires={left}", b.uri));
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,474 @@
+//! Message helpers over rsip's maintained fork (`rsipstack::sip`): parsing with
+//! the checks RFC 3261 asks of a UAS, the responses we send, and digest auth.
+//!
+//! Nothing here holds state.
+
+pub mod digest;
+pub mod framing;
+pub mod scan;
+pub mod write;
+
+use rsip::{prelude::*, Header, Method, Request, Response, SipMessage};
+pub use rsipstack::sip as rsip;
+use std::net::SocketAddr;
+
+pub use scan::RawHead;
+pub use write::{Echo, ResponseWriter};
+
+/// How a message travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// Reliable transports need no retransmissions (RFC 3261 §17).
+    pub fn reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// A TCP connection, as numbered by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// The other end of a message: where it came from, or where to send it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+    /// The TCP connection a message arrived on (responses go back over it).
+    pub conn: Option<ConnId>,
+}
+
+impl Peer {
+    pub fn udp(addr: SocketAddr) -> Peer {
+        Peer {
+            transport: Transport::Udp,
+            addr,
+            conn: None,
+        }
+    }
+    pub fn tcp(addr: SocketAddr, conn: Option<ConnId>) -> Peer {
+        Peer {
+            transport: Transport::Tcp,
+            addr,
+            conn,
+        }
+    }
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Answer with this status and reason (the raw head lets us echo the
+    /// mandatory headers even when the full parse failed).
+    Respond {
+        status: u16,
+        reason: String,
+        /// Extra header lines, e.g. `Allow` on 405.
+        extra: Vec<(&'static str, String)>,
+    },
+    /// Nothing sensible can be answered: drop with a (rate-limited) log line.
+    Drop(String),
+}
+
+impl Rejection {
+    fn respond(status: u16, reason: impl Into<String>) -> Rejection {
+        Rejection::Respond {
+            status,
+            reason: reason.into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// The methods the engine implements; anything else gets 405 with this list.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+
+/// Parses one whole message (a UDP datagram or a TCP frame) and checks what
+/// RFC 3261 §8.2 and §18 ask before a message reaches a transaction.
+///
+/// On failure the returned [`Rejection`] says whether to answer (with the
+/// status and reason) or drop; the caller uses [`scan::scan`] to build the
+/// answer from the raw head.
+pub fn parse(data: &[u8], transport: Transport, max_bytes: usize) -> Result<SipMessage, Rejection> {
+    if data.len() > max_bytes {
+        return Err(Rejection::respond(513, "Message Too Large"));
+    }
+    let Some(head_end) = scan::find_head_end(data) else {
+        return Err(Rejection::respond(400, "Missing Blank Line After Headers"));
+    };
+    let body_start = head_end + 4;
+    let available = data.len() - body_start;
+    let content_length = match scan::content_length(&data[..head_end]) {
+        Ok(cl) => cl,
+        Err(why) => return Err(Rejection::respond(400, why)),
+    };
+    match content_length {
+        Some(cl) if cl > available => {
+            return Err(Rejection::respond(400, "Content-Length Larger Than Body"));
+        }
+        None if transport.reliable() && available > 0 => {
+            // RFC 3261 §18.3: over a stream the body needs a Content-Length.
+            return Err(Rejection::respond(400, "Missing Content-Length"));
+        }
+        _ => {}
+    }
+    let mut msg = match rsip::parser::parse_message(data) {
+        Ok(m) => m,
+        Err(e) => return Err(classify_parse_error(data, e)),
+    };
+    if content_length.is_none() && available > 0 {
+        // The fork drops the body of a message without Content-Length; on UDP
+        // the body is the rest of the datagram (RFC 3261 §18.3).
+        let body = data[body_start..].to_vec();
+        match &mut msg {
+            SipMessage::Request(r) => r.body = body,
+            SipMessage::Response(r) => r.body = body,
+        }
+    }
+    check_mandatory(&msg)?;
+    Ok(msg)
+}
+
+fn classify_parse_error(data: &[u8], e: rsip::Error) -> Rejection {
+    // An unknown method parses as an error in the fork; RFC 3261 §8.2.1 wants
+    // 405 with Allow for a method we do not support.
+    if let Some(head) = scan::scan(data) {
+        if let Some(method) = head.request_method() {
+            if method.parse::<Method>().is_err() && is_token(method) {
+                return Rejection::Respond {
+                    status: 405,
+                    reason: "Method Not Allowed".into(),
+                    extra: vec![("Allow", ALLOW.to_string())],
+                };
+            }
+        }
+    }
+    let why = match e {
+        rsip::Error::ParseError(s)
+        | rsip::Error::TokenizeError(s)
+        | rsip::Error::InvalidParam(s)
+        | rsip::Error::MissingHeader(s) => s,
+        other => other.to_string(),
+    };
+    Rejection::respond(400, format!("Bad Request ({})", reason_safe(&why)))
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// A reason phrase must be one line of printable text; keep it short.
+pub fn reason_safe(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(80)
+        .collect();
+    out.truncate(out.trim_end().len());
+    out
+}
+
+fn check_mandatory(msg: &SipMessage) -> Result<(), Rejection> {
+    let headers = msg.headers();
+    let mut via = false;
+    let (mut from, mut to, mut call_id, mut cseq) = (false, false, false, None);
+    for h in headers.iter() {
+        match h {
+            Header::Via(_) => via = true,
+            Header::From(_) => from = true,
+            Header::To(_) => to = true,
+            Header::CallId(c) => call_id = !c.value().trim().is_empty(),
+            Header::CSeq(c) => cseq = Some(c.value()),
+            _ => {}
+        }
+    }
+    if !via {
+        return Err(Rejection::Drop("no Via header".into()));
+    }
+    let missing = if !from {
+        Some("From")
+    } else if !to {
+        Some("To")
+    } else if !call_id {
+        Some("Call-ID")
+    } else if cseq.is_none() {
+        Some("CSeq")
+    } else {
+        None
+    };
+    if let Some(name) = missing {
+        return Err(match msg {
+            SipMessage::Request(_) => Rejection::respond(400, format!("Missing {name} Header")),
+            SipMessage::Response(_) => Rejection::Drop(format!("response without {name}")),
+        });
+    }
+    let Some((num, method)) = cseq.and_then(parse_cseq) else {
+        return Err(match msg {
+            SipMessage::Request(_) => Rejection::respond(400, "Bad CSeq Header"),
+            SipMessage::Response(_) => Rejection::Drop("response with a bad CSeq".into()),
+        });
+    };
+    let _ = num;
+    if let SipMessage::Request(r) = msg {
+        if method != r.method.to_string() {
+            return Err(Rejection::respond(
+                400,
+                "CSeq Method Does Not Match Request",
+            ));
+        }
+        if msg.top_via_header().and_then(|v| v.typed()).is_err() {
+            return Err(Rejection::respond(400, "Bad Via Header"));
+        }
+    }
+    Ok(())
+}
+
+/// `CSeq: 12 INVITE` -> (12, "INVITE").
+pub fn parse_cseq(value: &str) -> Option<(u32, &str)> {
+    let mut it = value.split_ascii_whitespace();
+    let num = it.next()?.parse::<u32>().ok()?;
+    let method = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some((num, method))
+}
+
+/// The raw value of the first header of this kind.
+pub fn header<'a>(headers: &'a rsip::Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .map(header_value)
+}
+
+/// The raw value of a header (the text after `Name: `).
+pub fn header_value(h: &Header) -> &str {
+    macro_rules! v {
+        ($($variant:ident),*) => {
+            match h {
+                Header::Other(_, v) => v.as_str(),
+                $(Header::$variant(x) => x.value(),)*
+                _ => "",
+            }
+        };
+    }
+    v!(
+        Via,
+        From,
+        To,
+        CallId,
+        CSeq,
+        Contact,
+        Expires,
+        Authorization,
+        ContentType,
+        ContentLength,
+        MaxForwards,
+        Route,
+        RecordRoute,
+        UserAgent,
+        CallInfo,
+        PAssertedIdentity,
+        Allow,
+        Supported,
+        Require,
+        MinExpires,
+        WwwAuthenticate,
+        Server,
+        Accept,
+        Reason
+    )
+}
+
+/// The `tag` parameter of a From or To value.
+pub fn tag_of(value: &str) -> Option<&str> {
+    param_of(after_uri(value), "tag")
+}
+
+/// Text after the URI of a name-addr or addr-spec, where header parameters live.
+fn after_uri(value: &str) -> &str {
+    match value.rfind('>') {
+        Some(i) => &value[i + 1..],
+        None => match value.find(';') {
+            Some(i) => &value[i..],
+            None => "",
+        },
+    }
+}
+
+/// A `;name=value` parameter in a parameter list.
+pub fn param_of<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    params.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The branch of the top Via, and its sent-by (host[:port]).
+pub fn top_via(value: &str) -> Option<TopVia<'_>> {
+    let first = value.split(',').next()?.trim();
+    let (proto, rest) = first.split_once(char::is_whitespace)?;
+    let transport = proto.rsplit('/').next()?.trim();
+    let rest = rest.trim();
+    let (sent_by, params) = match rest.find(';') {
+        Some(i) => (rest[..i].trim(), &rest[i..]),
+        None => (rest, ""),
+    };
+    Some(TopVia {
+        transport,
+        sent_by,
+        branch: param_of(params, "branch").filter(|b| !b.is_empty()),
+        has_rport: params.split(';').skip(1).any(|p| {
+            p.split('=')
+                .next()
+                .is_some_and(|k| k.trim().eq_ignore_ascii_case("rport"))
+        }),
+        params,
+    })
+}
+
+/// The parts of a top Via that matching and routing need.
+#[derive(Debug, Clone, Copy)]
+pub struct TopVia<'a> {
+    pub transport: &'a str,
+    pub sent_by: &'a str,
+    pub branch: Option<&'a str>,
+    pub has_rport: bool,
+    pub params: &'a str,
+}
+
+impl TopVia<'_> {
+    /// The port of sent-by, or the transport's default.
+    pub fn port(&self) -> u16 {
+        let s = self.sent_by;
+        let port = if let Some(end) = s.rfind(']') {
+            s[end + 1..].strip_prefix(':')
+        } else if s.matches(':').count() == 1 {
+            s.rsplit(':').next()
+        } else {
+            None
+        };
+        port.and_then(|p| p.parse().ok()).unwrap_or(5060)
+    }
+    /// The host of sent-by, brackets removed.
+    pub fn host(&self) -> &str {
+        let s = self.sent_by;
+        if let Some(rest) = s.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or(rest);
+        }
+        if s.matches(':').count() == 1 {
+            return s.split(':').next().unwrap_or(s);
+        }
+        s
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581: mark the top Via of a received request
+/// with `received` (when sent-by is not the source address) and fill in an
+/// empty `rport`. Returns the new header value, or `None` if nothing changes.
+pub fn stamp_via(value: &str, src: SocketAddr) -> Option<String> {
+    let via = top_via(value)?;
+    let ip = src.ip().to_string();
+    let need_received = via.host() != ip || via.has_rport;
+    if !need_received && !via.has_rport {
+        return None;
+    }
+    let first_len = value.split(',').next()?.len();
+    let (first, rest) = value.split_at(first_len);
+    let mut out = String::with_capacity(value.len() + 32);
+    // Keep everything but an old received and an empty rport.
+    let head_len = first.len() - via.params.len();
+    out.push_str(first[..head_len].trim_end());
+    for p in via.params.split(';').skip(1) {
+        let key = p.split('=').next().unwrap_or("").trim();
+        if key.eq_ignore_ascii_case("received") || key.eq_ignore_ascii_case("rport") {
+            continue;
+        }
+        out.push(';');
+        out.push_str(p.trim());
+    }
+    if need_received {
+        out.push_str(";received=");
+        out.push_str(&ip);
+    }
+    if via.has_rport {
+        out.push_str(";rport=");
+        out.push_str(&src.port().to_string());
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): back over
+/// its TCP connection, or over UDP to the source address at the rport, or at
+/// the sent-by port without rport.
+pub fn response_peer(via_value: &str, src: Peer) -> Peer {
+    if src.transport.reliable() {
+        return src;
+    }
+    let port = match top_via(via_value) {
+        Some(v) if v.has_rport => src.addr.port(),
+        Some(v) => v.port(),
+        None => src.addr.port(),
+    };
+    Peer::udp(SocketAddr::new(src.addr.ip(), port))
+}
+
+/// The user part of a SIP URI, or the service of a `urn:service:` URI.
+pub fn request_target(uri: &rsip::Uri) -> String {
+    if let Some(rsip::Scheme::Other(s)) = &uri.scheme {
+        if s.eq_ignore_ascii_case("urn") {
+            return format!("urn:{}", uri.host_with_port);
+        }
+    }
+    match &uri.auth {
+        Some(a) => a.user.clone(),
+        None => String::new(),
+    }
+}
+
+/// A message kind label for logs.
+pub fn describe(msg: &SipMessage) -> String {
+    match msg {
+        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
+        SipMessage::Response(r) => format!("{} response", r.status_code.code()),
+    }
+}
+
+/// The request, if the message is one.
+pub fn as_request(msg: &SipMessage) -> Option<&Request> {
+    match msg {
+        SipMessage::Request(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// The response, if the message is one.
+pub fn as_response(msg: &SipMessage) -> Option<&Response> {
+    match msg {
+        SipMessage::Response(r) => Some(r),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! Writing the messages we send. Responses echo the request's Via, From, To,
+//! Call-ID and CSeq (RFC 3261 §8.2.6.2) as raw text, so a response can be
+//! built even for a request the full parser refused.
+
+use super::rsip::{Header, Request};
+use super::scan::RawHead;
+use super::tag_of;
+use bytes::Bytes;
+use std::fmt::Write as _;
+
+/// The headers a response copies from its request.
+#[derive(Debug, Default, Clone)]
+pub struct Echo<'a> {
+    pub vias: Vec<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub call_id: Option<&'a str>,
+    pub cseq: Option<&'a str>,
+}
+
+impl<'a> Echo<'a> {
+    pub fn from_request(req: &'a Request) -> Echo<'a> {
+        let mut e = Echo::default();
+        for h in req.headers.iter() {
+            match h {
+                Header::Via(v) => e.vias.push(v.value()),
+                Header::From(v) => e.from = e.from.or(Some(v.value())),
+                Header::To(v) => e.to = e.to.or(Some(v.value())),
+                Header::CallId(v) => e.call_id = e.call_id.or(Some(v.value())),
+                Header::CSeq(v) => e.cseq = e.cseq.or(Some(v.value())),
+                _ => {}
+            }
+        }
+        e
+    }
+
+    pub fn from_raw(head: &'a RawHead) -> Echo<'a> {
+        Echo {
+            vias: head.all("Via").collect(),
+            from: head.get("From"),
+            to: head.get("To"),
+            call_id: head.get("Call-ID"),
+            cseq: head.get("CSeq"),
+        }
+    }
+
+    /// Enough to answer: a response without Via cannot be routed.
+    pub fn answerable(&self) -> bool {
+        !self.vias.is_empty()
+    }
+}
+
+/// Builds one response as wire bytes.
+pub struct ResponseWriter {
+    buf: String,
+}
+
+impl ResponseWriter {
+    /// Starts a response: status line and the echoed headers. `to_tag` is
+    /// added to To when it has none (every response but 100 needs one in a
+    /// dialog-creating exchange; we add it to all non-100 responses).
+    pub fn new(echo: &Echo<'_>, status: u16, reason: &str, to_tag: Option<&str>) -> Self {
+        let mut buf = String::with_capacity(512);
+        let _ = write!(buf, "SIP/2.0 {status} {reason}\r\n");
+        for v in &echo.vias {
+            let _ = write!(buf, "Via: {v}\r\n");
+        }
+        if let Some(f) = echo.from {
+            let _ = write!(buf, "From: {f}\r\n");
+        }
+        if let Some(t) = echo.to {
+            buf.push_str("To: ");
+            buf.push_str(t);
+            if let Some(tag) = to_tag.filter(|_| status != 100 && tag_of(t).is_none()) {
+                buf.push_str(";tag=");
+                buf.push_str(tag);
+            }
+            buf.push_str("\r\n");
+        }
+        if let Some(c) = echo.call_id {
+            let _ = write!(buf, "Call-ID: {c}\r\n");
+        }
+        if let Some(c) = echo.cseq {
+            let _ = write!(buf, "CSeq: {c}\r\n");
+        }
+        ResponseWriter { buf }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.buf.push_str(name);
+        self.buf.push_str(": ");
+        self.buf.push_str(value);
+        self.buf.push_str("\r\n");
+        self
+    }
+
+    /// Ends the head with Content-Length and the body, if any.
+    pub fn finish(self, body: Option<(&str, &[u8])>) -> Bytes {
+        finish_message(self.buf, body)
+    }
+}
+
+/// Ends a message head: Content-Type (if a body), Content-Length, blank line, body.
+pub fn finish_message(mut buf: String, body: Option<(&str, &[u8])>) -> Bytes {
+    let mut out;
+    match body {
+        Some((ctype, b)) => {
+            let _ = write!(
+                buf,
+                "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                b.len()
+            );
+            out = buf.into_bytes();
+            out.extend_from_slice(b);
+        }
+        None => {
+            buf.push_str("Content-Length: 0\r\n\r\n");
+            out = buf.into_bytes();
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The ACK of a failure response to our INVITE (RFC 3261 §17.1.1.3): the
+/// INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq number, and
+/// the response's To.
+pub fn ack_for_failure(invite: &Request, response_to: &str) -> Bytes {
+    let mut buf = String::with_capacity(400);
+    let _ = write!(buf, "ACK {} SIP/2.0\r\n", invite.uri);
+    let mut cseq_num = 0;
+    let mut via_done = false;
+    for h in invite.headers.iter() {
+        match h {
+            Header::Via(v) if !via_done => {
+                via_done = true;
+                let first = v.value().split(',').next().unwrap_or("").trim();
+                let _ = write!(buf, "Via: {first}\r\n");
+            }
+            Header::Route(r) => {
+                let _ = write!(buf, "Route: {}\r\n", r.value());
+            }
+            Header::From(f) => {
+                let _ = write!(buf, "From: {}\r\n", f.value());
+            }
+            Header::CallId(c) => {
+                let _ = write!(buf, "Call-ID: {}\r\n", c.value());
+            }
+            Header::CSeq(c) => {
+                cseq_num = super::parse_cseq(c.value()).map(|c| c.0).unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    let _ = write!(
+        buf,
+        "To: {response_to}\r\nCSeq: {cseq_num} ACK\r\nMax-Forwards: 70\r\n"
+    );
+    finish_message(buf, None)
+}
