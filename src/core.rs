@@ -4,7 +4,7 @@
 //! B2BUA; it never touches a socket or reads the clock.
 
 use crate::config::Config;
-use crate::registrar::Registrar;
+use crate::registrar::{Registrar, SeatEvent};
 use crate::sip::rsip::{Method, Request, SipMessage};
 use crate::sip::{self, scan, Echo, Peer, Rejection, ResponseWriter};
 use crate::transaction::{ServerMatch, TimerConfig, Transactions, TxEvent, TxKey};
@@ -177,7 +177,16 @@ impl Core {
                 None => {}
             }
             if self.out.is_empty() {
-                while let Some(_ev) = self.registrar.poll_event() {}
+                while let Some(ev) = self.registrar.poll_event() {
+                    match ev {
+                        SeatEvent::Registered { user } => {
+                            tracing::info!(seat = %user, "seat registered")
+                        }
+                        SeatEvent::Unregistered { user } => {
+                            tracing::info!(seat = %user, "seat unregistered")
+                        }
+                    }
+                }
             }
             if self.out.is_empty() {
                 return Output::Timeout(self.next_deadline());

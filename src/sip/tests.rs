@@ -1,1 +1,235 @@
+use super::*;
+use proptest::prelude::*;
 
+const INVITE: &str = "INVITE sip:112@127.0.0.1:5060 SIP/2.0\r\n\
+v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKtrunk1, SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKx\r\n\
+Via: SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bKy\r\n\
+f: \"Caller\" <sip:+62811111@telco.example>;tag=abc\r\n\
+t: <sip:112@siaga112>\r\n\
+i: call-1@telco\r\n\
+CSeq: 7 INVITE\r\n\
+m: <sip:+62811111@10.0.0.1:5060>\r\n\
+Subject: a folded\r\n  header value\r\n\
+c: application/sdp\r\n\
+l: 8\r\n\r\nv=0\r\no=x";
+
+fn req(text: &str) -> Request {
+    match parse(text.as_bytes(), Transport::Udp, 65536) {
+        Ok(SipMessage::Request(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn rejected(text: &[u8], transport: Transport) -> Rejection {
+    parse(text, transport, 65536).unwrap_err()
+}
+
+fn status_of(r: Rejection) -> u16 {
+    match r {
+        Rejection::Respond { status, .. } => status,
+        Rejection::Drop(why) => panic!("dropped: {why}"),
+    }
+}
+
+#[test]
+fn compact_forms_multiple_vias_folding_and_ipv6() {
+    let r = req(INVITE);
+    assert_eq!(header(&r.headers, "Call-ID"), Some("call-1@telco"));
+    assert_eq!(header(&r.headers, "From").and_then(tag_of), Some("abc"));
+    let vias: Vec<_> = r
+        .headers
+        .iter()
+        .filter(|h| matches!(h, Header::Via(_)))
+        .collect();
+    assert_eq!(vias.len(), 2);
+    let top = top_via(header(&r.headers, "Via").unwrap()).unwrap();
+    assert_eq!(top.branch, Some("z9hG4bKtrunk1"));
+    assert_eq!(top.sent_by, "10.0.0.1:5060");
+    assert_eq!(header(&r.headers, "Subject"), Some("a folded header value"));
+    assert_eq!(r.body, b"v=0\r\no=x");
+    let v6 = top_via("SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bKy").unwrap();
+    assert_eq!(v6.host(), "2001:db8::1");
+    assert_eq!(v6.port(), 5070);
+    assert_eq!(top_via("SIP/2.0/UDP host").unwrap().port(), 5060);
+}
+
+#[test]
+fn udp_body_without_content_length_is_kept() {
+    let text = INVITE.replace("l: 8\r\n", "");
+    let r = req(&text);
+    assert_eq!(r.body, b"v=0\r\no=x");
+}
+
+#[test]
+fn tcp_body_without_content_length_is_refused() {
+    let text = INVITE.replace("l: 8\r\n", "");
+    assert_eq!(status_of(rejected(text.as_bytes(), Transport::Tcp)), 400);
+}
+
+#[test]
+fn bad_content_lengths_get_400() {
+    for bad in [
+        "l: x\r\n",
+        "l: -1\r\n",
+        "l: 999\r\n",
+        "l: 8\r\nContent-Length: 7\r\n",
+    ] {
+        let text = INVITE.replace("l: 8\r\n", bad);
+        let r = rejected(text.as_bytes(), Transport::Udp);
+        let Rejection::Respond { status, reason, .. } = r else {
+            panic!("{bad}")
+        };
+        assert_eq!(status, 400, "{bad}");
+        assert!(reason.contains("Content-Length"), "{bad}: {reason}");
+    }
+}
+
+#[test]
+fn missing_mandatory_headers_get_400_naming_them() {
+    for (name, line) in [
+        ("Call-ID", "i: call-1@telco\r\n"),
+        ("CSeq", "CSeq: 7 INVITE\r\n"),
+        (
+            "From",
+            "f: \"Caller\" <sip:+62811111@telco.example>;tag=abc\r\n",
+        ),
+        ("To", "t: <sip:112@siaga112>\r\n"),
+    ] {
+        let text = INVITE.replace(line, "");
+        let Rejection::Respond { status, reason, .. } = rejected(text.as_bytes(), Transport::Udp)
+        else {
+            panic!("{name}")
+        };
+        assert_eq!(status, 400);
+        assert!(reason.contains(name), "{name}: {reason}");
+    }
+    let no_via = INVITE
+        .replace("v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKtrunk1, SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKx\r\n", "")
+        .replace("Via: SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bKy\r\n", "");
+    assert!(matches!(
+        rejected(no_via.as_bytes(), Transport::Udp),
+        Rejection::Drop(_)
+    ));
+    let bad_cseq = INVITE.replace("CSeq: 7 INVITE", "CSeq: 7 BYE");
+    assert_eq!(
+        status_of(rejected(bad_cseq.as_bytes(), Transport::Udp)),
+        400
+    );
+    let bad_cseq = INVITE.replace("CSeq: 7 INVITE", "CSeq: seven INVITE");
+    assert_eq!(
+        status_of(rejected(bad_cseq.as_bytes(), Transport::Udp)),
+        400
+    );
+}
+
+#[test]
+fn truncated_messages_are_refused_without_panic() {
+    for cut in 0..INVITE.len() {
+        let _ = parse(&INVITE.as_bytes()[..cut], Transport::Udp, 65536);
+        let _ = parse(&INVITE.as_bytes()[..cut], Transport::Tcp, 65536);
+    }
+    // Cut in the head: no blank line, answered 400 when there is a Via.
+    let r = rejected(&INVITE.as_bytes()[..200], Transport::Udp);
+    assert_eq!(status_of(r), 400);
+}
+
+#[test]
+fn oversized_messages_get_513() {
+    let mut big = INVITE.replace("l: 8", "l: 70008").into_bytes();
+    big.extend(std::iter::repeat_n(b'x', 70_000));
+    assert_eq!(status_of(rejected(&big, Transport::Udp)), 513);
+}
+
+#[test]
+fn unknown_methods_get_405_with_allow() {
+    let text = INVITE.replace("INVITE", "FROBNICATE");
+    match rejected(text.as_bytes(), Transport::Udp) {
+        Rejection::Respond { status, extra, .. } => {
+            assert_eq!(status, 405);
+            assert_eq!(extra, vec![("Allow", ALLOW.to_string())]);
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
+fn binary_garbage_is_dropped_or_refused() {
+    let junk: &[&[u8]] = &[
+        b"",
+        b"\0\0\0\0",
+        b"\r\n\r\n",
+        &[0xff; 100],
+        b"SIP/2.0 200\r\n\r\n",
+    ];
+    for j in junk {
+        let _ = parse(j, Transport::Udp, 65536);
+    }
+}
+
+#[test]
+fn via_is_stamped_with_received_and_rport() {
+    let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    let v = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport, SIP/2.0/UDP x;branch=z9hG4bK2";
+    let s = stamp_via(v, src).unwrap();
+    assert_eq!(
+        s,
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=192.0.2.7;rport=40000, SIP/2.0/UDP x;branch=z9hG4bK2"
+    );
+    let same: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+    assert_eq!(
+        stamp_via("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", same),
+        None
+    );
+    let other_port: SocketAddr = "10.0.0.1:7000".parse().unwrap();
+    let p = response_peer(
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1",
+        Peer::udp(other_port),
+    );
+    assert_eq!(
+        p.addr,
+        "10.0.0.1:5060".parse().unwrap(),
+        "no rport: the sent-by port"
+    );
+    let with_rport = stamp_via(
+        "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1",
+        other_port,
+    )
+    .unwrap();
+    let p = response_peer(&with_rport, Peer::udp(other_port));
+    assert_eq!(p.addr, other_port, "rport: the source port");
+}
+
+#[test]
+fn responses_echo_the_request() {
+    let r = req(INVITE);
+    let echo = Echo::from_request(&r);
+    let data = ResponseWriter::new(&echo, 486, "Busy Here", Some("tt"))
+        .header("Server", "x")
+        .finish(None);
+    let text = std::str::from_utf8(&data).unwrap();
+    assert!(text.starts_with("SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKtrunk1, SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKx\r\nVia: SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bKy\r\n"));
+    assert!(text.contains("To: <sip:112@siaga112>;tag=tt\r\n"));
+    assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+    // The response parses with the same parser.
+    assert!(matches!(
+        parse(&data, Transport::Udp, 65536),
+        Ok(SipMessage::Response(_))
+    ));
+}
+
+proptest! {
+    #[test]
+    fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = parse(&data, Transport::Udp, 65536);
+        let _ = parse(&data, Transport::Tcp, 65536);
+        let _ = scan::scan(&data);
+    }
+
+    #[test]
+    fn mutated_invites_never_panic(pos in 0usize..400, byte in any::<u8>(), cut in 0usize..420) {
+        let mut data = INVITE.as_bytes().to_vec();
+        if pos < data.len() { data[pos] = byte; }
+        data.truncate(cut.min(data.len()));
+        let _ = parse(&data, Transport::Udp, 65536);
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The one test command: installs the peers the end-to-end tests need (SIPp,
+# baresip) with apt when they are missing, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test tools: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo test --all-targets "$@"
