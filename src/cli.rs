@@ -61,7 +61,7 @@ pub fn run(path: &Path) -> ExitCode {
         for (t, a) in bound.local_addrs() {
             tracing::info!(transport = t.via_name(), addr = %a, "listening");
         }
-        engine::run(cfg.clone(), bound, shutdown_signal()).await
+        engine::run(cfg.clone(), bound, 1, shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

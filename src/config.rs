@@ -37,6 +37,10 @@ pub struct SipConfig {
     pub t2: Duration,
     pub t4: Duration,
     pub user_agent: String,
+    /// An outbound leg that gives no answer at all in this time is unreachable.
+    pub no_response: Duration,
+    /// A seat that turned a call down is not offered that call again for this long.
+    pub retry: Duration,
 }
 
 /// A digest algorithm of RFC 8760.
@@ -97,6 +101,11 @@ pub struct TrunkConfig {
 pub struct RouteConfig {
     pub matches: Vec<String>,
     pub queue: String,
+    /// The service name for calls that dialled a number (`sos`, `info`...);
+    /// a service URN names its own.
+    pub service: Option<String>,
+    /// Higher is answered first.
+    pub priority: i32,
 }
 
 /// Calls waiting for one kind of seat.
@@ -106,6 +115,10 @@ pub struct QueueConfig {
     pub ring_timeout: Duration,
     pub max_wait: Duration,
     pub overflow: Option<String>,
+    /// After a call the seat rests this long before the next offer.
+    pub wrapup: Duration,
+    /// Waiting this long counts as one priority level.
+    pub aging_step: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +232,16 @@ struct RawSip {
     t4_ms: u64,
     #[serde(default = "default_user_agent")]
     user_agent: String,
+    #[serde(default = "default_no_response")]
+    no_response_ms: u64,
+    #[serde(default = "default_retry")]
+    retry_s: u64,
+}
+fn default_no_response() -> u64 {
+    4000
+}
+fn default_retry() -> u64 {
+    5
 }
 
 fn default_algorithms() -> Vec<String> {
@@ -274,6 +297,10 @@ struct RawRoute {
     #[serde(rename = "match")]
     matches: Vec<String>,
     queue: String,
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    priority: i32,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +313,13 @@ struct RawQueue {
     max_wait_s: u64,
     #[serde(default)]
     overflow: Option<String>,
+    #[serde(default)]
+    wrapup_s: u64,
+    #[serde(default = "default_aging")]
+    aging_step_s: u64,
+}
+fn default_aging() -> u64 {
+    60
 }
 fn default_ring_timeout() -> u64 {
     15
@@ -368,6 +402,8 @@ impl RawConfig {
                 ring_timeout: Duration::from_secs(q.ring_timeout_s),
                 max_wait: Duration::from_secs(q.max_wait_s),
                 overflow: q.overflow.filter(|o| !o.trim().is_empty()),
+                wrapup: Duration::from_secs(q.wrapup_s),
+                aging_step: Duration::from_secs(q.aging_step_s.max(1)),
             });
         }
         for (i, q) in queues.iter().enumerate() {
@@ -468,6 +504,8 @@ impl RawConfig {
             routes.push(RouteConfig {
                 matches: r.matches,
                 queue: r.queue,
+                service: r.service,
+                priority: r.priority,
             });
         }
 
@@ -574,6 +612,8 @@ impl RawSip {
             t2: Duration::from_millis(self.t2_ms),
             t4: Duration::from_millis(self.t4_ms),
             user_agent: self.user_agent,
+            no_response: Duration::from_millis(self.no_response_ms.max(1)),
+            retry: Duration::from_secs(self.retry_s),
         })
     }
 }

@@ -3,11 +3,13 @@
 //! It routes each message to the transaction layer, the registrar or the
 //! B2BUA; it never touches a socket or reads the clock.
 
+use crate::call::B2bua;
+use crate::caselog::Record;
 use crate::config::Config;
 use crate::registrar::{Registrar, SeatEvent};
 use crate::sip::rsip::{Method, Request, SipMessage};
 use crate::sip::{self, scan, Echo, Peer, Rejection, ResponseWriter};
-use crate::transaction::{ServerMatch, TimerConfig, Transactions, TxEvent, TxKey};
+use crate::transaction::{ClientMatch, ServerMatch, TimerConfig, Transactions, TxEvent, TxKey};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub enum Output {
         peer: Peer,
         data: Bytes,
     },
+    /// A case-log event to append (never waited on).
+    Record(Record),
     /// Nothing more now: call `handle_timeout` at this instant.
     Timeout(Instant),
 }
@@ -62,6 +66,7 @@ pub struct Core {
     cfg: Arc<Config>,
     txs: Transactions,
     registrar: Registrar,
+    b2bua: B2bua,
     out: VecDeque<Output>,
     now: Instant,
     rng: u64,
@@ -70,8 +75,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core started at `now`; `seed` feeds tags, branches and nonce keys.
-    pub fn new(cfg: Arc<Config>, now: Instant, seed: u64) -> Core {
+    /// A core started at `now`, which is `wall_ms` on the wall clock (unix
+    /// milliseconds, for case records); `boot` numbers this run's case ids;
+    /// `seed` feeds tags, branches and nonce keys.
+    pub fn new(cfg: Arc<Config>, now: Instant, wall_ms: u64, boot: u32, seed: u64) -> Core {
         let secret = (u128::from(seed) << 64) | u128::from(seed.rotate_left(17) ^ 0x5eed);
         Core {
             txs: Transactions::new(TimerConfig {
@@ -80,6 +87,7 @@ impl Core {
                 t4: cfg.sip.t4,
             }),
             registrar: Registrar::new(&cfg, now, secret),
+            b2bua: B2bua::new(cfg.clone(), now, wall_ms, boot, seed.rotate_left(29)),
             cfg,
             out: VecDeque::new(),
             now,
@@ -95,6 +103,16 @@ impl Core {
 
     pub fn transactions(&self) -> &Transactions {
         &self.txs
+    }
+
+    pub fn b2bua(&self) -> &B2bua {
+        &self.b2bua
+    }
+
+    /// Rings the seats the ACD matched: after every input, so no match waits.
+    fn settle(&mut self, now: Instant) {
+        self.b2bua
+            .carry_out_offers(now, &mut self.txs, &self.registrar);
     }
 
     /// A random token for tags and branches (xorshift; not for secrets).
@@ -115,11 +133,16 @@ impl Core {
         self.counters.received += 1;
         match sip::parse(data, peer.transport, self.cfg.sip.max_message_bytes) {
             Ok(SipMessage::Request(req)) => self.on_request(now, peer, req),
-            Ok(SipMessage::Response(resp)) => {
-                let _ = self.txs.on_response(now, &resp);
-            }
+            Ok(SipMessage::Response(resp)) => match self.txs.on_response(now, &resp) {
+                ClientMatch::Deliver(key) => {
+                    self.b2bua.on_response(now, &mut self.txs, &key, &resp)
+                }
+                ClientMatch::Stray => self.b2bua.on_stray(now, &resp),
+                ClientMatch::Absorbed => self.counters.retransmissions_absorbed += 1,
+            },
             Err(rej) => self.reject(now, peer, data, rej),
         }
+        self.settle(now);
     }
 
     /// A framing failure on a TCP stream: answer from the head we have.
@@ -149,12 +172,25 @@ impl Core {
         self.now = now;
         self.txs.handle_timeout(now);
         self.registrar.handle_timeout(now);
+        self.b2bua.handle_timeout(now, &mut self.txs);
+        self.settle(now);
     }
 
     /// A transport error towards `addr` (ICMP unreachable, TCP connect failure).
     pub fn handle_transport_error(&mut self, now: Instant, addr: std::net::SocketAddr) {
         self.now = now;
         self.txs.transport_failed(addr);
+    }
+
+    fn seat_events(&mut self) {
+        while let Some(ev) = self.registrar.poll_event() {
+            let (user, registered) = match ev {
+                SeatEvent::Registered { user } => (user, true),
+                SeatEvent::Unregistered { user } => (user, false),
+            };
+            tracing::info!(seat = %user, "seat {}", if registered { "registered" } else { "unregistered" });
+            self.b2bua.seat_registered(self.now, &user, registered);
+        }
     }
 
     // ------------------------------------------------------------ outputs
@@ -171,22 +207,31 @@ impl Core {
             match self.txs.poll_event() {
                 Some(TxEvent::Transmit { peer, data }) => {
                     self.out.push_back(Output::Transmit { peer, data });
+                    continue;
                 }
-                Some(TxEvent::ClientTimeout(_key)) => {}
-                Some(TxEvent::AckTimeout(_key)) => {}
+                Some(TxEvent::ClientTimeout(key)) => {
+                    self.b2bua.on_client_timeout(self.now, &mut self.txs, &key);
+                    self.settle(self.now);
+                    continue;
+                }
+                Some(TxEvent::AckTimeout(key)) => {
+                    self.b2bua.on_ack_timeout(self.now, &mut self.txs, &key);
+                    self.settle(self.now);
+                    continue;
+                }
                 None => {}
             }
-            if self.out.is_empty() {
-                while let Some(ev) = self.registrar.poll_event() {
-                    match ev {
-                        SeatEvent::Registered { user } => {
-                            tracing::info!(seat = %user, "seat registered")
-                        }
-                        SeatEvent::Unregistered { user } => {
-                            tracing::info!(seat = %user, "seat unregistered")
-                        }
-                    }
-                }
+            if let Some((peer, data)) = self.b2bua.poll_transmit() {
+                self.out.push_back(Output::Transmit { peer, data });
+                continue;
+            }
+            if let Some(r) = self.b2bua.poll_record() {
+                return Output::Record(r);
+            }
+            if self.registrar.has_events() {
+                self.seat_events();
+                self.settle(self.now);
+                continue;
             }
             if self.out.is_empty() {
                 return Output::Timeout(self.next_deadline());
@@ -196,11 +241,15 @@ impl Core {
 
     fn next_deadline(&mut self) -> Instant {
         let idle = self.now + Duration::from_secs(3600);
-        [self.txs.poll_timeout(), self.registrar.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(idle)
+        [
+            self.txs.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.b2bua.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(idle)
     }
 
     // ------------------------------------------------------------ requests
@@ -268,7 +317,7 @@ impl Core {
             ServerMatch::Retransmission | ServerMatch::AckAbsorbed => {
                 self.counters.retransmissions_absorbed += 1;
             }
-            ServerMatch::AckForDialog => {}
+            ServerMatch::AckForDialog => self.b2bua.on_dialog_ack(now, &req),
         }
     }
 
@@ -299,11 +348,30 @@ impl Core {
                 ];
                 self.respond_with(now, &key, req, 200, "OK", &extra);
             }
-            Method::Bye | Method::Cancel => {
-                self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
+            Method::Cancel => self.b2bua.on_cancel(now, &mut self.txs, key, req),
+            _ if sip::header(&req.headers, "To")
+                .and_then(sip::tag_of)
+                .is_some() =>
+            {
+                if !self
+                    .b2bua
+                    .on_in_dialog(now, &mut self.txs, key.clone(), req)
+                {
+                    self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
+                }
             }
             Method::Invite => {
-                self.respond_with(now, &key, req, 403, "Forbidden", &[]);
+                self.b2bua.on_new_invite(
+                    now,
+                    &mut self.txs,
+                    &self.registrar,
+                    key,
+                    peer,
+                    req.clone(),
+                );
+            }
+            Method::Bye => {
+                self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
             }
             _ => {
                 let extra = [("Allow", sip::ALLOW.to_string())];

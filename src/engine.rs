@@ -98,6 +98,7 @@ impl Bound {
 pub async fn run(
     cfg: Arc<Config>,
     bound: Bound,
+    boot: u32,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let max = cfg.sip.max_message_bytes;
@@ -117,7 +118,11 @@ pub async fn run(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         ^ u64::from(std::process::id());
-    let mut core = Core::new(cfg.clone(), Instant::now(), seed);
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, boot, seed);
     tokio::pin!(shutdown);
     tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
     loop {
@@ -126,6 +131,7 @@ pub async fn run(
                 Output::Transmit { peer, data } => {
                     transmit(&udp, &conns, &ev_tx, peer, data, max).await;
                 }
+                Output::Record(r) => tracing::debug!(?r, "case record"),
                 Output::Timeout(at) => break at,
             }
         };

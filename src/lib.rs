@@ -3,6 +3,8 @@
 //! A pure, sans-I/O core (transactions, registrar, B2BUA, ACD) driven by a
 //! thin tokio shell (`engine`). See `DESIGN.md` in the shared folder.
 
+pub mod acd;
+pub mod call;
 pub mod caselog;
 pub mod cli;
 pub mod config;

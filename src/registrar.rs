@@ -108,6 +108,10 @@ impl Registrar {
             .map(|(u, _)| u.as_str())
     }
 
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn poll_event(&mut self) -> Option<SeatEvent> {
         self.events.pop_front()
     }

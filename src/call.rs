@@ -1,0 +1,1577 @@
+//! The B2BUA: one call = a trunk leg + at most one live outbound leg (a seat,
+//! or the overflow target) at a time. Ringing, answer, bridge, re-offer,
+//! abandon, overflow and hang-up, as a state machine on an explicit clock.
+//!
+//! Every call that reaches it becomes a case: the records it emits are the
+//! case log's events.
+
+use crate::acd::{Acd, CallId, OfferFailure, QueueId, QueueSetup, SeatId, SeatSetup, SeatState};
+use crate::caselog::{CaseId, CaseIds, EndReason, Event, Record};
+use crate::config::{Config, QueueConfig};
+use crate::registrar::Registrar;
+use crate::sip::rsip::{Header, Request, Response, SipMessage};
+use crate::sip::write::finish_message;
+use crate::sip::{self, header, parse_cseq, tag_of, Echo, Peer, ResponseWriter, Transport};
+use crate::transaction::{Transactions, TxKey};
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What an outbound leg rings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Seat(SeatId),
+    Overflow,
+}
+
+/// One side of a dialog, as needed to send requests in it.
+#[derive(Debug, Clone)]
+struct Dialog {
+    call_id: String,
+    /// Our From (outbound leg) or To (trunk leg) value, tag included.
+    local: String,
+    /// Their value, tag included once known.
+    remote: String,
+    /// Where in-dialog requests go (their Contact).
+    remote_target: String,
+    /// Route set, in the order requests carry it.
+    routes: Vec<String>,
+    cseq: u32,
+    peer: Peer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    Calling,
+    Ringing,
+    Answered,
+}
+
+#[derive(Debug)]
+struct Leg {
+    target: Target,
+    dialog: Dialog,
+    invite_tx: TxKey,
+    state: LegState,
+    got_response: bool,
+    /// The ACK we sent for its 2xx (re-sent when the 2xx is retransmitted).
+    ack: Option<Bytes>,
+    gen: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// Waiting in a queue (maybe ringing a seat).
+    Waiting,
+    /// The outbound leg answered; the trunk has our 200 and owes an ACK.
+    Answered,
+    Talking,
+}
+
+#[derive(Debug)]
+struct Call {
+    case: CaseId,
+    state: CallState,
+    /// The trunk's INVITE as received (responses echo it).
+    invite: Request,
+    invite_tx: TxKey,
+    trunk: Dialog,
+    trunk_name: String,
+    caller: String,
+    called: String,
+    service: String,
+    queue: QueueId,
+    priority: i32,
+    arrived: Instant,
+    answered_at: Option<Instant>,
+    leg: Option<Leg>,
+    /// max_wait passed while a seat was ringing: overflow when that ends.
+    overdue: bool,
+    /// The outbound leg is the overflow target, not a seat.
+    overflowed: bool,
+    offers: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum CallTimer {
+    /// The seat rang for the queue's ring timeout.
+    Ring(u32),
+    /// The outbound leg gave no answer at all in time: unreachable.
+    NoResponse(u32),
+    /// The call waited max_wait: overflow.
+    MaxWait,
+}
+
+/// What a client transaction of ours is for.
+#[derive(Debug, Clone)]
+enum Purpose {
+    /// The INVITE of an outbound leg (generation `u32` of the call's legs).
+    LegInvite(CallId, u32),
+    /// A request whose answer we don't need (BYE, CANCEL).
+    Fire,
+    /// A relayed in-dialog request: answer this server transaction with it.
+    Relay {
+        server: TxKey,
+        echo_of: Box<Request>,
+    },
+}
+
+/// A leg we gave up on that may still answer: ACK and BYE a late 2xx.
+#[derive(Debug)]
+struct Zombie {
+    dialog: Dialog,
+    until: Instant,
+}
+
+/// The B2BUA and the ACD it drives.
+pub struct B2bua {
+    cfg: Arc<Config>,
+    pub acd: Acd,
+    calls: HashMap<CallId, Call>,
+    /// Trunk Call-ID -> call.
+    by_trunk: HashMap<String, CallId>,
+    /// Outbound leg Call-ID -> call.
+    by_leg: HashMap<String, CallId>,
+    /// Trunk INVITE server transaction -> call (for CANCEL).
+    by_invite_tx: HashMap<TxKey, CallId>,
+    purposes: HashMap<TxKey, Purpose>,
+    zombies: HashMap<String, Zombie>,
+    timers: BTreeSet<(Instant, CallId, CallTimer)>,
+    records: VecDeque<Record>,
+    case_ids: CaseIds,
+    next_call: CallId,
+    leg_gen: u32,
+    epoch: Instant,
+    wall_epoch_ms: u64,
+    local_udp: SocketAddr,
+    local_tcp: Option<SocketAddr>,
+    rng: u64,
+    out: VecDeque<(Peer, Bytes)>,
+    /// Cases ended so far.
+    pub served: u64,
+}
+
+/// How a new INVITE is to be treated.
+pub enum Admission {
+    Trunk(String),
+    Seat(String),
+    Unknown,
+}
+
+fn random(rng: &mut u64) -> String {
+    let mut x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    format!("{x:016x}")
+}
+
+/// The URI inside a name-addr (`"x" <sip:a@b>;tag=1` -> `sip:a@b`).
+pub fn uri_in(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
+}
+
+/// Where to send a request for `uri`: its host if it is an address, else
+/// the fallback (the peer we know the other side by).
+pub fn resolve(uri: &str, fallback: Peer) -> Peer {
+    let Ok(u) = sip::rsip::Uri::try_from(uri) else {
+        return fallback;
+    };
+    let tcp = u.params.iter().any(|p| {
+        matches!(p, sip::rsip::Param::Transport(t) if t.to_string().eq_ignore_ascii_case("tcp"))
+    });
+    let ip = match &u.host_with_port.host {
+        sip::rsip::Host::IpAddr(ip) => *ip,
+        sip::rsip::Host::Domain(d) => match d.to_string().parse() {
+            Ok(ip) => ip,
+            Err(_) => return fallback,
+        },
+    };
+    let port = u
+        .host_with_port
+        .port
+        .map(|p| p.value().to_owned())
+        .unwrap_or(5060);
+    let addr = SocketAddr::new(ip, port);
+    if tcp {
+        Peer::tcp(
+            addr,
+            if fallback.addr == addr {
+                fallback.conn
+            } else {
+                None
+            },
+        )
+    } else if fallback.transport == Transport::Tcp && fallback.addr == addr {
+        fallback
+    } else {
+        Peer::udp(addr)
+    }
+}
+
+impl B2bua {
+    pub fn new(
+        cfg: Arc<Config>,
+        epoch: Instant,
+        wall_epoch_ms: u64,
+        boot: u32,
+        seed: u64,
+    ) -> B2bua {
+        let queues = cfg
+            .queues
+            .iter()
+            .map(|q| QueueSetup {
+                name: q.name.clone(),
+                aging_step: q.aging_step,
+            })
+            .collect();
+        let seats = cfg
+            .seats
+            .iter()
+            .map(|s| SeatSetup {
+                name: s.user.clone(),
+                queues: s
+                    .queues
+                    .iter()
+                    .filter_map(|q| cfg.queues.iter().position(|c| &c.name == q))
+                    .collect(),
+            })
+            .collect();
+        let local = |t| {
+            cfg.sip
+                .listen
+                .iter()
+                .find(|l| l.transport == t)
+                .map(|l| l.addr)
+        };
+        let local_udp = local(crate::config::ListenTransport::Udp)
+            .or(local(crate::config::ListenTransport::Tcp))
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
+        let local_tcp = local(crate::config::ListenTransport::Tcp);
+        B2bua {
+            acd: Acd::new(epoch, queues, seats, cfg.sip.retry),
+            cfg,
+            calls: HashMap::new(),
+            by_trunk: HashMap::new(),
+            by_leg: HashMap::new(),
+            by_invite_tx: HashMap::new(),
+            purposes: HashMap::new(),
+            zombies: HashMap::new(),
+            timers: BTreeSet::new(),
+            records: VecDeque::new(),
+            case_ids: CaseIds::new(boot),
+            next_call: 0,
+            leg_gen: 0,
+            epoch,
+            wall_epoch_ms,
+            local_udp,
+            local_tcp,
+            rng: seed | 1,
+            out: VecDeque::new(),
+            served: 0,
+        }
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn poll_record(&mut self) -> Option<Record> {
+        self.records.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.timers.first().map(|t| t.0), self.acd.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn record(&mut self, now: Instant, case: Option<CaseId>, event: Event) {
+        let time_ms =
+            self.wall_epoch_ms + now.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.records.push_back(Record {
+            time_ms,
+            case,
+            event,
+        });
+    }
+
+    fn token(&mut self) -> String {
+        random(&mut self.rng)
+    }
+
+    fn queue_cfg(&self, q: QueueId) -> &QueueConfig {
+        &self.cfg.queues[q]
+    }
+
+    /// Which trunk (by source address) or seat (by binding) sent a request.
+    pub fn admit(&self, reg: &Registrar, src: Peer) -> Admission {
+        if let Some(seat) = reg.seat_at(src.addr) {
+            return Admission::Seat(seat.to_string());
+        }
+        for t in &self.cfg.trunks {
+            if t.peers.iter().any(|n| n.contains(src.addr.ip())) {
+                return Admission::Trunk(t.name.clone());
+            }
+        }
+        Admission::Unknown
+    }
+
+    /// The queue and service of a dialled target (`112`, `urn:service:sos.fire`...).
+    pub fn route(&self, target: &str) -> Option<(QueueId, String, i32)> {
+        for r in &self.cfg.routes {
+            for m in &r.matches {
+                let hit = match m.strip_suffix('*') {
+                    Some(prefix) => target.len() > prefix.len() && target.starts_with(prefix),
+                    None => m == target,
+                };
+                if hit {
+                    let q = self.cfg.queues.iter().position(|q| q.name == r.queue)?;
+                    let service = match target.strip_prefix("urn:service:") {
+                        Some(s) => s.to_string(),
+                        None => r.service.clone().unwrap_or_else(|| target.to_string()),
+                    };
+                    return Some((q, service, r.priority));
+                }
+            }
+        }
+        None
+    }
+
+    // ------------------------------------------------------------ trunk side
+
+    /// A new INVITE from a trunk (no To tag). Answers 100, opens the case,
+    /// answers 180, queues the call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_trunk_invite(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: TxKey,
+        src: Peer,
+        req: Request,
+        trunk: String,
+        target: String,
+    ) {
+        let Some((queue, service, priority)) = self.route(&target) else {
+            tracing::info!(%target, %trunk, "no route: 404");
+            return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
+        };
+        self.reply(now, txs, &key, &req, 100, "Trying", None, &[]);
+        self.next_call += 1;
+        let id = self.next_call;
+        let case = self.case_ids.next();
+        let local_tag = self.token();
+        let h = |n| header(&req.headers, n).unwrap_or("").to_string();
+        let (from, to, call_id) = (h("From"), h("To"), h("Call-ID"));
+        let contact = header(&req.headers, "Contact")
+            .map(uri_in)
+            .unwrap_or("")
+            .to_string();
+        let caller = header(&req.headers, "P-Asserted-Identity")
+            .map(uri_in)
+            .unwrap_or_else(|| uri_in(&from))
+            .to_string();
+        let routes: Vec<String> = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::RecordRoute(r) => Some(r.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let dialog = Dialog {
+            call_id: call_id.clone(),
+            local: format!("{to};tag={local_tag}"),
+            remote: from,
+            remote_target: if contact.is_empty() {
+                uri_in(&h("From")).to_string()
+            } else {
+                contact
+            },
+            routes,
+            cseq: 0,
+            peer: src,
+        };
+        let qname = self.queue_cfg(queue).name.clone();
+        tracing::info!(case = %case, %caller, %target, %trunk, queue = %qname, "call arrived");
+        self.record(
+            now,
+            Some(case.clone()),
+            Event::Opened {
+                caller: caller.clone(),
+                called: target.clone(),
+                service: service.clone(),
+                trunk: trunk.clone(),
+            },
+        );
+        let call = Call {
+            case: case.clone(),
+            state: CallState::Waiting,
+            invite: req,
+            invite_tx: key.clone(),
+            trunk: dialog,
+            trunk_name: trunk,
+            caller,
+            called: target,
+            service,
+            queue,
+            priority,
+            arrived: now,
+            answered_at: None,
+            leg: None,
+            overdue: false,
+            overflowed: false,
+            offers: 0,
+        };
+        self.by_trunk.insert(call_id, id);
+        self.by_invite_tx.insert(key, id);
+        self.calls.insert(id, call);
+        self.ring_trunk(now, txs, id);
+        self.record(
+            now,
+            Some(case),
+            Event::Queued {
+                queue: qname,
+                priority,
+            },
+        );
+        let max_wait = self.queue_cfg(queue).max_wait;
+        self.timers.insert((now + max_wait, id, CallTimer::MaxWait));
+        if self.acd.logged_in(queue) == 0 && self.queue_cfg(queue).overflow.is_some() {
+            // Nobody can take it here: overflow at once.
+            return self.overflow(now, txs, id);
+        }
+        self.acd.enqueue(id, queue, priority, now, now);
+    }
+
+    fn ring_trunk(&mut self, now: Instant, txs: &mut Transactions, id: CallId) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let contact = self.contact_header(c.trunk.peer.transport);
+        let tag = tag_of(&c.trunk.local).map(str::to_string);
+        let echo = Echo::from_request(&c.invite);
+        let data = ResponseWriter::new(&echo, 180, "Ringing", tag.as_deref())
+            .header("Contact", &contact)
+            .header("Server", &self.cfg.sip.user_agent)
+            .finish(None);
+        txs.respond(now, &c.invite_tx, 180, data);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: &TxKey,
+        req: &Request,
+        status: u16,
+        reason: &str,
+        tag: Option<&str>,
+        extra: &[(&str, &str)],
+    ) {
+        let own_tag;
+        let tag = match tag {
+            Some(t) => Some(t),
+            None => {
+                own_tag = self.token();
+                Some(own_tag.as_str())
+            }
+        };
+        let echo = Echo::from_request(req);
+        let mut w = ResponseWriter::new(&echo, status, reason, tag);
+        for (n, v) in extra {
+            w = w.header(n, v);
+        }
+        let data = w.header("Server", &self.cfg.sip.user_agent).finish(None);
+        txs.respond(now, key, status, data);
+    }
+
+    fn contact_header(&self, t: Transport) -> String {
+        match (t, self.local_tcp) {
+            (Transport::Tcp, Some(a)) => format!("<sip:siaga112@{a};transport=tcp>"),
+            _ => format!("<sip:siaga112@{}>", self.local_udp),
+        }
+    }
+
+    /// CANCEL from the trunk (a new server transaction `key`).
+    pub fn on_cancel(&mut self, now: Instant, txs: &mut Transactions, key: TxKey, req: &Request) {
+        let call = txs
+            .invite_key_for(&key)
+            .and_then(|k| self.by_invite_tx.get(&k).copied());
+        let Some(id) = call else {
+            return self.reply(
+                now,
+                txs,
+                &key,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                None,
+                &[],
+            );
+        };
+        self.reply(now, txs, &key, req, 200, "OK", None, &[]);
+        let waiting = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.state == CallState::Waiting);
+        if waiting {
+            self.answer_trunk_failure(now, txs, id, 487, "Request Terminated");
+            self.end_call(now, txs, id, EndReason::Abandoned);
+        }
+    }
+
+    fn answer_trunk_failure(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        id: CallId,
+        status: u16,
+        reason: &str,
+    ) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let tag = tag_of(&c.trunk.local).map(str::to_string);
+        let (key, invite) = (c.invite_tx.clone(), c.invite.clone());
+        self.reply(now, txs, &key, &invite, status, reason, tag.as_deref(), &[]);
+    }
+
+    /// An in-dialog request (To tag present). Returns false if no dialog of
+    /// ours matches (the caller answers 481).
+    pub fn on_in_dialog(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: TxKey,
+        req: &Request,
+    ) -> bool {
+        let call_id = header(&req.headers, "Call-ID").unwrap_or("");
+        let (id, from_trunk) = if let Some(&id) = self.by_trunk.get(call_id) {
+            (id, true)
+        } else if let Some(&id) = self.by_leg.get(call_id) {
+            (id, false)
+        } else {
+            if self.zombies.contains_key(call_id) && req.method == sip::rsip::Method::Bye {
+                self.reply(now, txs, &key, req, 200, "OK", None, &[]);
+                self.zombies.remove(call_id);
+                return true;
+            }
+            return false;
+        };
+        use sip::rsip::Method;
+        match req.method {
+            Method::Bye => {
+                self.reply(now, txs, &key, req, 200, "OK", None, &[]);
+                let who = if from_trunk { "caller" } else { "seat" };
+                if let Some(c) = self.calls.get(&id) {
+                    tracing::info!(case = %c.case, by = who, "hang-up");
+                }
+                let reason = if self
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.state == CallState::Waiting)
+                {
+                    EndReason::Abandoned
+                } else if self.calls.get(&id).is_some_and(|c| c.overflowed) {
+                    EndReason::Overflowed
+                } else {
+                    EndReason::Completed
+                };
+                if from_trunk {
+                    if let Some(c) = self.calls.get(&id) {
+                        if c.state == CallState::Waiting {
+                            // BYE before our 200 (RFC 3261 §15): answer the INVITE too.
+                            self.answer_trunk_failure(now, txs, id, 487, "Request Terminated");
+                        }
+                    }
+                    self.end_call_from(now, txs, id, reason, true);
+                } else {
+                    self.end_call_from(now, txs, id, reason, false);
+                }
+            }
+            Method::Options => {
+                let allow = sip::ALLOW;
+                self.reply(now, txs, &key, req, 200, "OK", None, &[("Allow", allow)]);
+            }
+            Method::Invite
+            | Method::Update
+            | Method::Info
+            | Method::Message
+            | Method::Notify
+            | Method::Refer => {
+                self.relay(now, txs, key, req, id, from_trunk);
+            }
+            _ => {
+                self.reply(
+                    now,
+                    txs,
+                    &key,
+                    req,
+                    405,
+                    "Method Not Allowed",
+                    None,
+                    &[("Allow", sip::ALLOW)],
+                );
+            }
+        }
+        true
+    }
+
+    /// An ACK outside any transaction: the trunk confirming our 2xx.
+    pub fn on_dialog_ack(&mut self, now: Instant, req: &Request) {
+        let call_id = header(&req.headers, "Call-ID").unwrap_or("");
+        let Some(&id) = self.by_trunk.get(call_id) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&id) {
+            if c.state == CallState::Answered {
+                c.state = CallState::Talking;
+                let _ = now;
+            }
+        }
+    }
+
+    /// Relays a mid-call request to the other leg (re-INVITE, UPDATE, INFO).
+    fn relay(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: TxKey,
+        req: &Request,
+        id: CallId,
+        from_trunk: bool,
+    ) {
+        let glare = self.purposes.values().any(|p| matches!(p, Purpose::Relay { echo_of, .. } if header(&echo_of.headers, "Call-ID") == header(&req.headers, "Call-ID") && req.method == sip::rsip::Method::Invite && echo_of.method == sip::rsip::Method::Invite));
+        let Some(c) = self.calls.get(&id) else { return };
+        let answered = matches!(c.state, CallState::Answered | CallState::Talking);
+        if !answered || c.leg.as_ref().is_none_or(|l| l.state != LegState::Answered) {
+            return self.reply(now, txs, &key, req, 491, "Request Pending", None, &[]);
+        }
+        if glare {
+            return self.reply(now, txs, &key, req, 491, "Request Pending", None, &[]);
+        }
+        let body = req.body.clone();
+        let ctype = header(&req.headers, "Content-Type").map(str::to_string);
+        let method = req.method.to_string();
+        let (to_trunk, branch) = (!from_trunk, self.token());
+        let c = self.calls.get_mut(&id).expect("present");
+        let dialog = if to_trunk {
+            &mut c.trunk
+        } else {
+            &mut c.leg.as_mut().expect("answered leg").dialog
+        };
+        dialog.cseq += 1;
+        let d = dialog.clone();
+        let contact = self.contact_header(d.peer.transport);
+        let extra = [("Contact", contact.as_str())];
+        let Some(out) = self.in_dialog_request(
+            &d,
+            &method,
+            &branch,
+            &extra,
+            ctype.as_deref().map(|t| (t, body.as_slice())),
+        ) else {
+            return self.reply(now, txs, &key, req, 500, "Server Internal Error", None, &[]);
+        };
+        if let Some(k) = txs.send_request(now, out, d.peer) {
+            self.purposes.insert(
+                k,
+                Purpose::Relay {
+                    server: key,
+                    echo_of: Box::new(req.clone()),
+                },
+            );
+        }
+    }
+
+    /// Builds a request inside a dialog.
+    fn in_dialog_request(
+        &self,
+        d: &Dialog,
+        method: &str,
+        branch: &str,
+        extra: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Option<Request> {
+        let mut buf = String::with_capacity(600);
+        let via_t = d.peer.transport;
+        let local = self.local_for(via_t);
+        let _ = write!(
+            buf,
+            "{method} {} SIP/2.0\r\nVia: SIP/2.0/{} {local};branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\n",
+            d.remote_target,
+            via_t.via_name()
+        );
+        for r in &d.routes {
+            let _ = write!(buf, "Route: {r}\r\n");
+        }
+        let _ = write!(
+            buf,
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n",
+            d.local, d.remote, d.call_id, d.cseq
+        );
+        for (n, v) in extra {
+            let _ = write!(buf, "{n}: {v}\r\n");
+        }
+        let _ = write!(buf, "User-Agent: {}\r\n", self.cfg.sip.user_agent);
+        build_request(buf, body)
+    }
+
+    fn local_for(&self, t: Transport) -> SocketAddr {
+        match (t, self.local_tcp) {
+            (Transport::Tcp, Some(a)) => a,
+            _ => self.local_udp,
+        }
+    }
+
+    // ------------------------------------------------------------ outbound legs
+
+    /// Rings the seats the ACD matched. The core calls this after every
+    /// input, so a match never waits.
+    pub fn carry_out_offers(&mut self, now: Instant, txs: &mut Transactions, reg: &Registrar) {
+        while let Some(offer) = self.acd.poll_offer() {
+            self.offer(now, txs, reg, offer.call, offer.seat);
+        }
+    }
+}
+
+fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Request> {
+    let data = finish_message(head, body);
+    match sip::rsip::parser::parse_message(&data) {
+        Ok(SipMessage::Request(r)) => Some(r),
+        _ => {
+            tracing::warn!("could not build a request from the call's headers");
+            None
+        }
+    }
+}
+
+impl B2bua {
+    /// Raw messages to send outside transactions (ACKs of 2xx).
+    pub fn poll_transmit(&mut self) -> Option<(Peer, Bytes)> {
+        self.out.pop_front()
+    }
+
+    fn offer(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        reg: &Registrar,
+        id: CallId,
+        seat: SeatId,
+    ) {
+        let name = self.acd.seat_name(seat).to_string();
+        let Some(b) = reg.bindings(&name).last().cloned() else {
+            self.acd
+                .offer_failed(id, seat, OfferFailure::Unreachable, now);
+            return;
+        };
+        let peer = resolve(&b.uri, b.source);
+        if self.start_leg(now, txs, id, Target::Seat(seat), &b.uri, peer) {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.offers += 1;
+                let case = c.case.clone();
+                tracing::info!(case = %case, seat = %name, "offered");
+                self.record(now, Some(case), Event::Offered { seat: name });
+            }
+        } else {
+            self.acd
+                .offer_failed(id, seat, OfferFailure::Unreachable, now);
+        }
+    }
+
+    /// Sends the INVITE of an outbound leg; false if it could not be built.
+    fn start_leg(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        id: CallId,
+        target: Target,
+        uri: &str,
+        peer: Peer,
+    ) -> bool {
+        let (call_id, tag, branch) = (
+            format!("{}@siaga112", self.token()),
+            self.token(),
+            self.token(),
+        );
+        self.leg_gen += 1;
+        let gen = self.leg_gen;
+        let Some(c) = self.calls.get(&id) else {
+            return false;
+        };
+        let from = strip_tag(&c.trunk.remote);
+        let dialog = Dialog {
+            call_id: call_id.clone(),
+            local: format!("{from};tag={tag}"),
+            remote: format!("<{uri}>"),
+            remote_target: uri.to_string(),
+            routes: Vec::new(),
+            cseq: 1,
+            peer,
+        };
+        let contact = self.contact_header(peer.transport);
+        let pai = format!("<{}>", c.caller);
+        let info = format!("<urn:siaga112:case:{}>;purpose=siaga112-case", c.case);
+        let service = c.service.clone();
+        let ctype = header(&c.invite.headers, "Content-Type")
+            .unwrap_or("application/sdp")
+            .to_string();
+        let body = c.invite.body.clone();
+        let extra = [
+            ("Contact", contact.as_str()),
+            ("P-Asserted-Identity", pai.as_str()),
+            ("Call-Info", info.as_str()),
+            ("Subject", service.as_str()),
+            ("Allow", sip::ALLOW),
+        ];
+        let body = (!body.is_empty()).then_some((ctype.as_str(), body.as_slice()));
+        let Some(req) = self.in_dialog_request(&dialog, "INVITE", &branch, &extra, body) else {
+            return false;
+        };
+        let Some(key) = txs.send_request(now, req, peer) else {
+            return false;
+        };
+        let queue = self.queue_cfg(c.queue).clone();
+        self.purposes
+            .insert(key.clone(), Purpose::LegInvite(id, gen));
+        self.by_leg.insert(call_id, id);
+        let c = self.calls.get_mut(&id).expect("present");
+        c.leg = Some(Leg {
+            target,
+            dialog,
+            invite_tx: key,
+            state: LegState::Calling,
+            got_response: false,
+            ack: None,
+            gen,
+        });
+        self.timers.insert((
+            now + self.cfg.sip.no_response,
+            id,
+            CallTimer::NoResponse(gen),
+        ));
+        self.timers
+            .insert((now + queue.ring_timeout, id, CallTimer::Ring(gen)));
+        true
+    }
+
+    /// A response to one of our client transactions.
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: &TxKey,
+        resp: &Response,
+    ) {
+        let status = resp.status_code.code();
+        let Some(purpose) = self.purposes.get(key).cloned() else {
+            return self.on_stray_response(now, resp);
+        };
+        // A final answer ends the purpose, but a 2xx INVITE keeps its
+        // transaction (retransmitted 2xx are passed up again).
+        let keep = (200..300).contains(&status) && matches!(purpose, Purpose::LegInvite(..));
+        if status >= 200 && !keep {
+            self.purposes.remove(key);
+        }
+        match purpose {
+            Purpose::Fire => {}
+            Purpose::Relay { server, echo_of } => {
+                if status < 200 {
+                    return;
+                }
+                self.relay_answer(now, txs, &server, &echo_of, resp);
+                if (200..300).contains(&status) && echo_of.method == sip::rsip::Method::Invite {
+                    self.ack_2xx_of(key, txs, resp);
+                }
+            }
+            Purpose::LegInvite(id, gen) => self.on_leg_response(now, txs, key, id, gen, resp),
+        }
+    }
+
+    /// A response no transaction of ours claims.
+    pub fn on_stray(&mut self, now: Instant, resp: &Response) {
+        self.on_stray_response(now, resp);
+    }
+
+    /// A 2xx for a leg we no longer have (gave up, or the call ended): ACK
+    /// and hang it up, so no seat is left talking to nobody.
+    fn on_stray_response(&mut self, now: Instant, resp: &Response) {
+        let status = resp.status_code.code();
+        let call_id = header(&resp.headers, "Call-ID").unwrap_or("");
+        let is_invite = header(&resp.headers, "CSeq")
+            .and_then(parse_cseq)
+            .is_some_and(|c| c.1 == "INVITE");
+        if !(200..300).contains(&status) || !is_invite {
+            return;
+        }
+        if let Some(z) = self.zombies.remove(call_id) {
+            self.ack_and_bye(now, z.dialog, resp);
+        }
+    }
+
+    fn ack_and_bye(&mut self, _now: Instant, mut d: Dialog, resp: &Response) {
+        d.remote = header(&resp.headers, "To").unwrap_or(&d.remote).to_string();
+        if let Some(c) = header(&resp.headers, "Contact") {
+            d.remote_target = uri_in(c).to_string();
+        }
+        d.routes = record_routes_reversed(resp);
+        let branch = self.token();
+        if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
+            self.out.push_back((d.peer, Bytes::from(ack.to_bytes())));
+        }
+        d.cseq += 1;
+        let branch = self.token();
+        if let Some(bye) = self.in_dialog_request(&d, "BYE", &branch, &[], None) {
+            // Not tracked: nothing more to do whatever it answers.
+            self.out.push_back((d.peer, Bytes::from(bye.to_bytes())));
+        }
+    }
+
+    fn ack_2xx_of(&mut self, key: &TxKey, _txs: &mut Transactions, resp: &Response) {
+        let _ = key;
+        let call_id = header(&resp.headers, "Call-ID").unwrap_or("").to_string();
+        let num = header(&resp.headers, "CSeq")
+            .and_then(parse_cseq)
+            .map(|c| c.0)
+            .unwrap_or(0);
+        let id = self
+            .by_trunk
+            .get(&call_id)
+            .or_else(|| self.by_leg.get(&call_id))
+            .copied();
+        let Some(c) = id.and_then(|id| self.calls.get(&id)) else {
+            return;
+        };
+        let d = if c.trunk.call_id == call_id {
+            c.trunk.clone()
+        } else if let Some(l) = &c.leg {
+            l.dialog.clone()
+        } else {
+            return;
+        };
+        let mut d = d;
+        d.cseq = num;
+        let branch = self.token();
+        if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
+            self.out.push_back((d.peer, Bytes::from(ack.to_bytes())));
+        }
+    }
+
+    fn relay_answer(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        server: &TxKey,
+        req: &Request,
+        resp: &Response,
+    ) {
+        let status = resp.status_code.code();
+        let reason = resp.reason_phrase().unwrap_or("").to_string();
+        let reason = if reason.is_empty() {
+            resp.status_code.text().to_string()
+        } else {
+            reason
+        };
+        let echo = Echo::from_request(req);
+        let mut w = ResponseWriter::new(&echo, status, &sip::reason_safe(&reason), None);
+        let t = if header(&req.headers, "Via").is_some_and(|v| v.contains("/TCP")) {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        w = w.header("Contact", &self.contact_header(t));
+        let ctype = header(&resp.headers, "Content-Type").map(str::to_string);
+        let data = match &ctype {
+            Some(ct) if !resp.body.is_empty() => w.finish(Some((ct, &resp.body))),
+            _ => w.finish(None),
+        };
+        txs.respond(now, server, status, data);
+    }
+
+    fn on_leg_response(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: &TxKey,
+        id: CallId,
+        gen: u32,
+        resp: &Response,
+    ) {
+        let status = resp.status_code.code();
+        let current = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.leg.as_ref())
+            .is_some_and(|l| l.gen == gen);
+        if !current {
+            self.purposes.remove(key);
+            return self.on_stray_response(now, resp);
+        }
+        match status {
+            100..=199 => {
+                let c = self.calls.get_mut(&id).expect("present");
+                let leg = c.leg.as_mut().expect("current");
+                leg.got_response = true;
+                if status != 100 && leg.state == LegState::Calling {
+                    leg.state = LegState::Ringing;
+                }
+            }
+            200..=299 => self.leg_answered(now, txs, id, resp),
+            _ => {
+                self.purposes.remove(key);
+                self.leg_failed(now, txs, id, OfferFailure::Rejected, Some(status));
+            }
+        }
+    }
+
+    fn leg_answered(&mut self, now: Instant, txs: &mut Transactions, id: CallId, resp: &Response) {
+        let c = self.calls.get_mut(&id).expect("present");
+        let leg = c.leg.as_mut().expect("current");
+        if leg.state == LegState::Answered {
+            // A retransmitted 2xx: our ACK was lost.
+            if let Some(ack) = leg.ack.clone() {
+                self.out.push_back((leg.dialog.peer, ack));
+            }
+            return;
+        }
+        leg.state = LegState::Answered;
+        leg.got_response = true;
+        leg.dialog.remote = header(&resp.headers, "To")
+            .unwrap_or(&leg.dialog.remote)
+            .to_string();
+        if let Some(ct) = header(&resp.headers, "Contact") {
+            leg.dialog.remote_target = uri_in(ct).to_string();
+        }
+        leg.dialog.routes = record_routes_reversed(resp);
+        let d = leg.dialog.clone();
+        let target = leg.target;
+        let branch = random(&mut self.rng);
+        let ack = self
+            .in_dialog_request(
+                &Dialog {
+                    cseq: 1,
+                    ..d.clone()
+                },
+                "ACK",
+                &branch,
+                &[],
+                None,
+            )
+            .map(|r| Bytes::from(r.to_bytes()));
+        if let Some(a) = &ack {
+            self.out.push_back((d.peer, a.clone()));
+        }
+        let contact = self.contact_header(self.calls[&id].trunk.peer.transport);
+        let c = self.calls.get_mut(&id).expect("present");
+        c.leg.as_mut().expect("current").ack = ack;
+        c.state = CallState::Answered;
+        c.answered_at = Some(now);
+        let case = c.case.clone();
+        // 200 OK to the trunk with the seat's SDP.
+        let tag = tag_of(&c.trunk.local).map(str::to_string);
+        let echo = Echo::from_request(&c.invite);
+        let w = ResponseWriter::new(&echo, 200, "OK", tag.as_deref())
+            .header("Contact", &contact)
+            .header("Allow", sip::ALLOW)
+            .header("Server", &self.cfg.sip.user_agent);
+        let ctype = header(&resp.headers, "Content-Type").map(str::to_string);
+        let data = match &ctype {
+            Some(ct) if !resp.body.is_empty() => w.finish(Some((ct, &resp.body))),
+            _ => w.finish(None),
+        };
+        let key = c.invite_tx.clone();
+        txs.respond(now, &key, 200, data);
+        self.by_invite_tx.remove(&key);
+        let who = match target {
+            Target::Seat(s) => {
+                self.acd.answered(id, s);
+                self.acd.seat_name(s).to_string()
+            }
+            Target::Overflow => {
+                self.acd.remove_call(id, now);
+                "overflow".to_string()
+            }
+        };
+        tracing::info!(case = %case, seat = %who, "answered");
+        self.record(now, Some(case), Event::Answered { seat: who });
+    }
+
+    /// The current outbound leg will not answer: give it up (CANCEL it if it
+    /// rings) and find the call another way.
+    fn leg_failed(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        id: CallId,
+        why: OfferFailure,
+        status: Option<u16>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(leg) = c.leg.take() else { return };
+        let overdue = c.overdue;
+        let case = c.case.clone();
+        self.by_leg.remove(&leg.dialog.call_id);
+        self.bury_leg(
+            now,
+            txs,
+            leg.invite_tx.clone(),
+            leg.got_response && status.is_none(),
+            leg.dialog,
+        );
+        match leg.target {
+            Target::Seat(seat) => {
+                let name = self.acd.seat_name(seat).to_string();
+                tracing::info!(case = %case, seat = %name, ?why, ?status, "offer failed");
+                self.acd.offer_failed(id, seat, why, now);
+                if !matches!(
+                    self.acd.seat_state(seat),
+                    SeatState::Available | SeatState::LoggedOut
+                ) {
+                    let state = seat_state_name(self.acd.seat_state(seat));
+                    self.record(
+                        now,
+                        None,
+                        Event::Seat {
+                            seat: name,
+                            state,
+                            reason: Some(format!("{why:?}").to_lowercase()),
+                        },
+                    );
+                }
+                if overdue {
+                    self.overflow(now, txs, id);
+                }
+            }
+            Target::Overflow => {
+                tracing::warn!(case = %case, ?status, "overflow target did not answer; back to the queue");
+                let wait = self.queue_cfg(self.calls[&id].queue).max_wait;
+                let c = self.calls.get_mut(&id).expect("present");
+                c.overflowed = false;
+                c.overdue = false;
+                self.timers.insert((now + wait, id, CallTimer::MaxWait));
+                self.acd.requeue(id, now);
+            }
+        }
+    }
+
+    /// Stops an INVITE client transaction: CANCEL it if it has a provisional
+    /// answer, else just forget it; a late 2xx is then ACKed and hung up.
+    fn bury_leg(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        invite_tx: TxKey,
+        cancel: bool,
+        dialog: Dialog,
+    ) {
+        self.purposes.remove(&invite_tx);
+        if cancel {
+            if let Some(inv) = txs.request(&invite_tx) {
+                if let Some(req) = cancel_for(inv) {
+                    let peer = txs.client_peer(&invite_tx).unwrap_or(dialog.peer);
+                    if let Some(k) = txs.send_request(now, req, peer) {
+                        self.purposes.insert(k, Purpose::Fire);
+                    }
+                }
+            }
+        } else {
+            txs.forget_client(&invite_tx);
+        }
+        let until = now + 64 * self.cfg.sip.t1;
+        self.zombies
+            .insert(dialog.call_id.clone(), Zombie { dialog, until });
+    }
+
+    /// A client transaction timed out (timer B/F) or hit a transport error.
+    pub fn on_client_timeout(&mut self, now: Instant, txs: &mut Transactions, key: &TxKey) {
+        match self.purposes.remove(key) {
+            Some(Purpose::LegInvite(id, gen)) => {
+                let current = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.leg.as_ref())
+                    .is_some_and(|l| l.gen == gen);
+                if current {
+                    self.leg_failed(now, txs, id, OfferFailure::Unreachable, Some(408));
+                }
+            }
+            Some(Purpose::Relay { server, echo_of }) => {
+                self.reply(
+                    now,
+                    txs,
+                    &server,
+                    &echo_of,
+                    408,
+                    "Request Timeout",
+                    None,
+                    &[],
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The trunk never ACKed our 200: the call cannot go on.
+    pub fn on_ack_timeout(&mut self, now: Instant, txs: &mut Transactions, key: &TxKey) {
+        let id = self
+            .calls
+            .iter()
+            .find(|(_, c)| &c.invite_tx == key)
+            .map(|(id, _)| *id);
+        if let Some(id) = id {
+            if self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.state == CallState::Answered)
+            {
+                tracing::warn!("trunk never acknowledged the answer; ending the call");
+                self.end_call_from(now, txs, id, EndReason::Failed, true);
+            }
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, txs: &mut Transactions) {
+        self.acd.handle_timeout(now);
+        while let Some(&(at, id, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(c) = self.calls.get(&id) else {
+                continue;
+            };
+            let leg_gen = c.leg.as_ref().map(|l| (l.gen, l.state, l.got_response));
+            match timer {
+                CallTimer::Ring(g) => {
+                    if matches!(leg_gen, Some((lg, st, _)) if lg == g && st != LegState::Answered) {
+                        self.leg_failed(now, txs, id, OfferFailure::NoAnswer, None);
+                    }
+                }
+                CallTimer::NoResponse(g) => {
+                    if matches!(leg_gen, Some((lg, _, false)) if lg == g) {
+                        self.leg_failed(now, txs, id, OfferFailure::Unreachable, None);
+                    }
+                }
+                CallTimer::MaxWait => {
+                    let c = self.calls.get_mut(&id).expect("present");
+                    if c.state != CallState::Waiting || c.overflowed {
+                        continue;
+                    }
+                    if c.leg.is_some() {
+                        c.overdue = true;
+                    } else {
+                        self.overflow(now, txs, id);
+                    }
+                }
+            }
+        }
+        self.zombies.retain(|_, z| z.until > now);
+    }
+
+    /// Sends a waiting call to its queue's overflow: another queue, or a SIP
+    /// URI that we call and bridge to. Without an overflow it keeps waiting.
+    fn overflow(&mut self, now: Instant, txs: &mut Transactions, id: CallId) {
+        self.overflow_hop(now, txs, id, 0)
+    }
+
+    fn overflow_hop(&mut self, now: Instant, txs: &mut Transactions, id: CallId, hops: usize) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.overdue = false;
+        let q = c.queue;
+        let case = c.case.clone();
+        let Some(target) = self.queue_cfg(q).overflow.clone() else {
+            tracing::warn!(case = %case, "no seat answered in time and the queue has no overflow; still waiting");
+            return;
+        };
+        if let Some(to) = self.cfg.queues.iter().position(|c| c.name == target) {
+            let c = self.calls.get_mut(&id).expect("present");
+            c.queue = to;
+            let wait = self.queue_cfg(to).max_wait;
+            self.timers.insert((now + wait, id, CallTimer::MaxWait));
+            tracing::info!(case = %case, queue = %target, "overflowed to another queue");
+            self.record(
+                now,
+                Some(case.clone()),
+                Event::Overflowed {
+                    target: target.clone(),
+                },
+            );
+            self.record(
+                now,
+                Some(case),
+                Event::Queued {
+                    queue: target,
+                    priority: self.calls[&id].priority,
+                },
+            );
+            self.acd.move_call(id, to, now);
+            // Nobody there either: go on, at most once through every queue.
+            let lonely = self.acd.logged_in(to) == 0;
+            if lonely && self.queue_cfg(to).overflow.is_some() && hops < self.cfg.queues.len() {
+                self.overflow_hop(now, txs, id, hops + 1);
+            }
+            return;
+        }
+        // A SIP URI: call it as the call's outbound leg.
+        self.acd.hold_out(id);
+        let fallback = self.calls[&id].trunk.peer;
+        let peer = resolve(
+            &target,
+            Peer {
+                conn: None,
+                ..fallback
+            },
+        );
+        if self.start_leg(now, txs, id, Target::Overflow, &target, peer) {
+            let c = self.calls.get_mut(&id).expect("present");
+            c.overflowed = true;
+            tracing::info!(case = %case, %target, "overflowed to another centre");
+            self.record(now, Some(case), Event::Overflowed { target });
+        } else {
+            self.acd.requeue(id, now);
+        }
+    }
+
+    /// Hang-up from one side: BYE (or CANCEL) the other, then end the case.
+    fn end_call_from(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        id: CallId,
+        reason: EndReason,
+        from_trunk: bool,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if from_trunk {
+            if let Some(leg) = c.leg.as_mut() {
+                if leg.state == LegState::Answered {
+                    leg.dialog.cseq += 1;
+                    let d = leg.dialog.clone();
+                    self.send_bye(now, txs, &d);
+                }
+            }
+        } else if matches!(c.state, CallState::Answered | CallState::Talking) {
+            c.trunk.cseq += 1;
+            let d = c.trunk.clone();
+            self.send_bye(now, txs, &d);
+        }
+        self.end_call(now, txs, id, reason);
+    }
+
+    fn send_bye(&mut self, now: Instant, txs: &mut Transactions, d: &Dialog) {
+        let branch = self.token();
+        if let Some(bye) = self.in_dialog_request(d, "BYE", &branch, &[], None) {
+            if let Some(k) = txs.send_request(now, bye, d.peer) {
+                self.purposes.insert(k, Purpose::Fire);
+            }
+        }
+    }
+
+    /// Ends a call: frees its seat, cancels a ringing leg, writes `ended`.
+    fn end_call(&mut self, now: Instant, txs: &mut Transactions, id: CallId, reason: EndReason) {
+        let Some(mut c) = self.calls.remove(&id) else {
+            return;
+        };
+        self.by_trunk.remove(&c.trunk.call_id);
+        self.by_invite_tx.remove(&c.invite_tx);
+        let mut seat_name = None;
+        if let Some(leg) = c.leg.take() {
+            self.by_leg.remove(&leg.dialog.call_id);
+            if let Target::Seat(s) = leg.target {
+                seat_name = Some(self.acd.seat_name(s).to_string());
+            }
+            if leg.state != LegState::Answered {
+                self.bury_leg(
+                    now,
+                    txs,
+                    leg.invite_tx.clone(),
+                    leg.got_response,
+                    leg.dialog,
+                );
+            } else if let Target::Seat(s) = leg.target {
+                let wrapup = self.queue_cfg(c.queue).wrapup;
+                self.acd.call_ended(s, wrapup, now);
+            }
+        }
+        self.acd.remove_call(id, now);
+        let talk_ms = c
+            .answered_at
+            .map(|t| now.saturating_duration_since(t).as_millis() as u64)
+            .unwrap_or(0);
+        let wait_ms = c
+            .answered_at
+            .unwrap_or(now)
+            .saturating_duration_since(c.arrived)
+            .as_millis() as u64;
+        if c.answered_at.is_none() {
+            seat_name = None;
+        }
+        let queue = Some(self.queue_cfg(c.queue).name.clone());
+        tracing::info!(case = %c.case, ?reason, wait_ms, talk_ms, "case ended");
+        self.record(
+            now,
+            Some(c.case.clone()),
+            Event::Ended {
+                reason,
+                wait_ms,
+                talk_ms,
+                seat: seat_name,
+                queue,
+            },
+        );
+        self.served += 1;
+        let _ = (&c.caller, &c.called, &c.service, &c.trunk_name);
+    }
+
+    /// The core's hook for a seat whose softphone registered or left.
+    pub fn seat_registered(&mut self, now: Instant, user: &str, registered: bool) {
+        let Some(seat) = self.acd.seat_id(user) else {
+            return;
+        };
+        if registered {
+            self.acd.seat_login(seat, now);
+        } else {
+            self.acd.seat_logout(seat);
+        }
+        let state = seat_state_name(self.acd.seat_state(seat));
+        self.record(
+            now,
+            None,
+            Event::Seat {
+                seat: user.to_string(),
+                state,
+                reason: None,
+            },
+        );
+    }
+
+    /// Handles a new dialog-creating INVITE from anyone.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_new_invite(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        reg: &Registrar,
+        key: TxKey,
+        src: Peer,
+        req: Request,
+    ) {
+        match self.admit(reg, src) {
+            Admission::Trunk(trunk) => {
+                let target = sip::request_target(&req.uri);
+                self.on_trunk_invite(now, txs, key, src, req, trunk, target);
+            }
+            Admission::Seat(seat) => {
+                tracing::info!(%seat, target = %req.uri, "seat dialled out: not served");
+                self.reply(
+                    now,
+                    txs,
+                    &key,
+                    &req,
+                    403,
+                    "Seats Cannot Place Calls",
+                    None,
+                    &[],
+                );
+            }
+            Admission::Unknown => {
+                tracing::warn!(from = %src.addr, "INVITE from an address that is no trunk and no seat: 403");
+                self.reply(now, txs, &key, &req, 403, "Forbidden", None, &[]);
+            }
+        }
+    }
+}
+
+fn seat_state_name(s: &SeatState) -> String {
+    match s {
+        SeatState::LoggedOut => "logged-out".into(),
+        SeatState::Available => "available".into(),
+        SeatState::Ringing(_) => "ringing".into(),
+        SeatState::OnCall(_) => "on-call".into(),
+        SeatState::WrapUp { .. } => "wrap-up".into(),
+        SeatState::Paused(_) => "paused".into(),
+    }
+}
+
+fn strip_tag(value: &str) -> String {
+    let after = match value.rfind('>') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    let (head, params) = value.split_at(after);
+    let kept: Vec<&str> = params
+        .split(';')
+        .skip(1)
+        .filter(|p| !p.trim().to_ascii_lowercase().starts_with("tag="))
+        .collect();
+    let mut out = head.trim().to_string();
+    if head.is_empty() {
+        return format!("<{}>", uri_in(value));
+    }
+    for p in kept {
+        out.push(';');
+        out.push_str(p.trim());
+    }
+    out
+}
+
+fn record_routes_reversed(resp: &Response) -> Vec<String> {
+    let mut r: Vec<String> = resp
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::RecordRoute(r) => Some(r.value().to_string()),
+            _ => None,
+        })
+        .collect();
+    r.reverse();
+    r
+}
+
+/// The CANCEL of an INVITE we sent (RFC 3261 §9.1).
+fn cancel_for(inv: &Request) -> Option<Request> {
+    let mut buf = String::with_capacity(400);
+    let _ = write!(buf, "CANCEL {} SIP/2.0\r\n", inv.uri);
+    let mut num = 0;
+    for h in inv.headers.iter() {
+        match h {
+            Header::Via(v) => {
+                let _ = write!(
+                    buf,
+                    "Via: {}\r\n",
+                    v.value().split(',').next().unwrap_or("").trim()
+                );
+            }
+            Header::Route(r) => {
+                let _ = write!(buf, "Route: {}\r\n", r.value());
+            }
+            Header::From(v) => {
+                let _ = write!(buf, "From: {}\r\n", v.value());
+            }
+            Header::To(v) => {
+                let _ = write!(buf, "To: {}\r\n", v.value());
+            }
+            Header::CallId(v) => {
+                let _ = write!(buf, "Call-ID: {}\r\n", v.value());
+            }
+            Header::CSeq(v) => num = parse_cseq(v.value()).map(|c| c.0).unwrap_or(0),
+            _ => {}
+        }
+    }
+    let _ = write!(buf, "CSeq: {num} CANCEL\r\nMax-Forwards: 70\r\n");
+    build_request(buf, None)
+}
