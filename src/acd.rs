@@ -46,6 +46,9 @@ pub enum OfferFailure {
     Rejected,
     /// Never answered at all, or a transport error: out of rotation.
     Unreachable,
+    /// Taken back from a ringing seat (the call overflows): the seat is
+    /// free again and the call is not put back in the queue.
+    Withdrawn,
 }
 
 /// A match the B2BUA must carry out: ring `seat` with `call`.
@@ -421,6 +424,13 @@ impl Acd {
                     if self.pending_logout.remove(&seat) {
                         self.log_out_now(seat);
                     }
+                }
+                OfferFailure::Withdrawn => {
+                    if let Some(w) = self.calls.get_mut(&call) {
+                        w.skip.push((seat, now + self.retry));
+                    }
+                    self.make_available(seat, now);
+                    return;
                 }
                 OfferFailure::Rejected => {
                     if let Some(w) = self.calls.get_mut(&call) {

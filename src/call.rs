@@ -1263,12 +1263,17 @@ impl B2bua {
                     }
                 }
                 CallTimer::MaxWait => {
+                    let has_overflow = self.queue_cfg(c.queue).overflow.is_some();
                     let c = self.calls.get_mut(&id).expect("present");
                     if c.state != CallState::Waiting || c.overflowed {
                         continue;
                     }
-                    if c.leg.is_some() {
+                    if !has_overflow {
+                        tracing::warn!(case = %c.case, "waited max_wait and the queue has no overflow; still waiting");
+                    } else if c.leg.is_some() {
+                        // Take it back from the ringing seat, then overflow.
                         c.overdue = true;
+                        self.leg_failed(now, txs, id, OfferFailure::Withdrawn, None);
                     } else {
                         self.overflow(now, txs, id);
                     }

@@ -1,5 +1,6 @@
 //! What the command line does, kept out of `main.rs`.
 
+use crate::caselog::{self, Journal};
 use crate::config::Config;
 use crate::engine;
 use std::path::Path;
@@ -56,12 +57,29 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (journal, recovery) = match Journal::open(&cfg.caselog.path, cfg.caselog.commit_window) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("siaga112: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        path = %cfg.caselog.path.display(),
+        boot = recovery.boot,
+        records = recovery.records.len(),
+        torn_bytes = recovery.torn_bytes,
+        bad_lines = recovery.bad_lines,
+        "case log recovered"
+    );
+    let boot = recovery.boot;
+    drop(recovery);
     let result = rt.block_on(async {
         let bound = engine::Bound::bind(&cfg).await?;
         for (t, a) in bound.local_addrs() {
             tracing::info!(transport = t.via_name(), addr = %a, "listening");
         }
-        engine::run(cfg.clone(), bound, 1, shutdown_signal()).await
+        engine::run(cfg.clone(), bound, journal, boot, shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,4 +101,64 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
     }
+}
+
+/// `siaga112 cases`: every case folded from the journal, newest last.
+pub fn cases(path: &Path, json: bool) -> ExitCode {
+    let cfg = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let rec = match caselog::read_journal(&cfg.caselog.path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("siaga112: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if rec.torn_bytes > 0 || rec.bad_lines > 0 {
+        eprintln!(
+            "note: {} bytes of a torn last line and {} bad lines skipped",
+            rec.torn_bytes, rec.bad_lines
+        );
+    }
+    let cases = caselog::fold(rec.records);
+    if json {
+        for c in &cases {
+            println!("{}", serde_json::to_string(c).unwrap_or_default());
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8} {:>8} {:<10}",
+        "case",
+        "opened",
+        "caller",
+        "called",
+        "queue",
+        "seat",
+        "offers",
+        "wait_s",
+        "talk_s",
+        "result"
+    );
+    for c in &cases {
+        println!(
+            "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8.1} {:>8.1} {:<10}",
+            c.id,
+            c.opened.as_deref().unwrap_or("-"),
+            c.caller.trim_start_matches("sip:"),
+            c.called,
+            c.queue.as_deref().unwrap_or("-"),
+            c.seat.as_deref().unwrap_or("-"),
+            c.offers,
+            c.wait_ms as f64 / 1000.0,
+            c.talk_ms as f64 / 1000.0,
+            c.reason.map(|r| r.as_str()).unwrap_or("open"),
+        );
+    }
+    ExitCode::SUCCESS
 }

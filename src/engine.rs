@@ -1,6 +1,7 @@
 //! The tokio shell: sockets, framing, the clock and the run loop around the
 //! sans-I/O [`Core`]. No protocol decisions are made here.
 
+use crate::caselog::JournalHandle;
 use crate::config::{Config, ListenTransport};
 use crate::core::{Core, Output};
 use crate::sip::framing::{Frame, FrameError, Framer};
@@ -98,6 +99,7 @@ impl Bound {
 pub async fn run(
     cfg: Arc<Config>,
     bound: Bound,
+    journal: JournalHandle,
     boot: u32,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -131,7 +133,7 @@ pub async fn run(
                 Output::Transmit { peer, data } => {
                     transmit(&udp, &conns, &ev_tx, peer, data, max).await;
                 }
-                Output::Record(r) => tracing::debug!(?r, "case record"),
+                Output::Record(r) => journal.append(r),
                 Output::Timeout(at) => break at,
             }
         };
@@ -151,6 +153,16 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
     }
+    journal.close();
+    let cs = journal.commit_stats();
+    tracing::info!(
+        durable = journal.durable(),
+        batches = cs.batches,
+        commit_p50_us = cs.p50_us,
+        commit_p99_us = cs.p99_us,
+        commit_max_us = cs.max_us,
+        "case log closed"
+    );
     let c = &core.counters;
     tracing::info!(
         received = c.received,

@@ -22,6 +22,14 @@ enum Command {
         #[arg(long, default_value = "config/siaga112.toml")]
         config: PathBuf,
     },
+    /// Print the cases of the case log, one row each, newest last.
+    Cases {
+        #[arg(long, default_value = "config/siaga112.toml")]
+        config: PathBuf,
+        /// One JSON object per case instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a configuration file and exit (0 when valid).
     CheckConfig {
         #[arg(long, default_value = "config/siaga112.toml")]
@@ -34,5 +42,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => siaga112::cli::run(&config),
         Command::CheckConfig { config } => siaga112::cli::check_config(&config),
+        Command::Cases { config, json } => siaga112::cli::cases(&config, json),
     }
 }

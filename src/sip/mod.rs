@@ -472,15 +472,26 @@ pub fn response_peer(via_value: &str, src: Peer) -> Peer {
     Peer::udp(SocketAddr::new(src.addr.ip(), port))
 }
 
-/// The user part of a SIP URI, or the service of a `urn:service:` URI.
+/// What a caller dialled: the user part of a SIP URI, the number of a tel
+/// URI, or a `urn:service:` URN (RFC 5031), also when a trunk wraps it as the
+/// user of a SIP URI (`sip:urn:service:sos@host`, which parses as user and
+/// password).
 pub fn request_target(uri: &rsip::Uri) -> String {
-    if let Some(rsip::Scheme::Other(s)) = &uri.scheme {
-        if s.eq_ignore_ascii_case("urn") {
+    match &uri.scheme {
+        Some(rsip::Scheme::Other(s)) if s.eq_ignore_ascii_case("urn") => {
             return format!("urn:{}", uri.host_with_port);
         }
+        Some(rsip::Scheme::Other(s)) if s.eq_ignore_ascii_case("tel") => {
+            let h = uri.host_with_port.to_string();
+            return h.split(';').next().unwrap_or(&h).to_string();
+        }
+        _ => {}
     }
     match &uri.auth {
-        Some(a) => a.user.clone(),
+        Some(a) => match &a.password {
+            Some(p) => format!("{}:{p}", a.user),
+            None => a.user.clone(),
+        },
         None => String::new(),
     }
 }

@@ -233,3 +233,20 @@ proptest! {
         let _ = parse(&data, Transport::Udp, 65536);
     }
 }
+
+#[test]
+fn service_urns_are_request_targets() {
+    for (uri, want) in [
+        ("urn:service:sos", "urn:service:sos"),
+        ("urn:service:sos.fire", "urn:service:sos.fire"),
+        (
+            "sip:urn:service:sos.police@127.0.0.1:5060",
+            "urn:service:sos.police",
+        ),
+        ("sip:112@10.0.0.1;user=phone", "112"),
+        ("tel:112", "112"),
+    ] {
+        let u = rsip::Uri::try_from(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert_eq!(request_target(&u), want, "{uri} parsed as {u:?}");
+    }
+}

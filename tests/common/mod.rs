@@ -302,6 +302,7 @@ pub fn baresip_dir(engine: &Engine, user: &str, password: &str, extra_accounts: 
             "poll_method epoll\nsip_listen 127.0.0.1:{port}\nmodule_path /usr/lib/baresip/modules\n\
              module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule_app account.so\n\
              audio_player aufile,/dev/null\naudio_source ausine,440\naudio_alert aufile,/dev/null\n\
+             ausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\n\
              sip_trans_def udp\n"
         ),
     )
