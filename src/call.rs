@@ -150,6 +150,9 @@ pub struct B2bua {
     local_tcp: Option<SocketAddr>,
     rng: u64,
     out: VecDeque<(Peer, Bytes)>,
+    /// Arrival instants of calls offered to a seat in the very input that
+    /// brought them (the shell measures INVITE-to-seat-INVITE from these).
+    offer_marks: Vec<Instant>,
     /// Cases ended so far.
     pub served: u64,
 }
@@ -275,6 +278,7 @@ impl B2bua {
             local_tcp,
             rng: seed | 1,
             out: VecDeque::new(),
+            offer_marks: Vec::new(),
             served: 0,
         }
     }
@@ -754,6 +758,11 @@ fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Request> {
 }
 
 impl B2bua {
+    /// Arrival instants of calls that went straight to a seat (see `offer_marks`).
+    pub fn take_offer_marks(&mut self) -> std::vec::Drain<'_, Instant> {
+        self.offer_marks.drain(..)
+    }
+
     /// Raw messages to send outside transactions (ACKs of 2xx).
     pub fn poll_transmit(&mut self) -> Option<(Peer, Bytes)> {
         self.out.pop_front()
@@ -777,6 +786,9 @@ impl B2bua {
         if self.start_leg(now, txs, id, Target::Seat(seat), &b.uri, peer) {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.offers += 1;
+                if c.offers == 1 && c.arrived == now {
+                    self.offer_marks.push(now);
+                }
                 let case = c.case.clone();
                 tracing::info!(case = %case, seat = %name, "offered");
                 self.record(now, Some(case), Event::Offered { seat: name });

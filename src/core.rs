@@ -109,6 +109,12 @@ impl Core {
         &self.b2bua
     }
 
+    /// Arrival instants of trunk INVITEs whose seat INVITE went out in the
+    /// same input (for the shell's INVITE-to-seat-INVITE histogram).
+    pub fn take_offer_marks(&mut self) -> std::vec::Drain<'_, Instant> {
+        self.b2bua.take_offer_marks()
+    }
+
     /// Rings the seats the ACD matched: after every input, so no match waits.
     fn settle(&mut self, now: Instant) {
         self.b2bua

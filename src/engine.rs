@@ -19,9 +19,11 @@ use tokio::sync::mpsc;
 /// Something that happened on a socket, for the core.
 #[derive(Debug)]
 enum Event {
+    /// `at`: when the socket task read it (the core's `now` for it).
     Message {
         peer: Peer,
         data: Bytes,
+        at: Instant,
     },
     BadFrame {
         peer: Peer,
@@ -125,6 +127,9 @@ pub async fn run(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, boot, seed);
+    // Trunk INVITE read -> seat INVITE sent, in microseconds.
+    let mut invite_to_seat = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     tokio::pin!(shutdown);
     tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
     loop {
@@ -137,11 +142,16 @@ pub async fn run(
                 Output::Timeout(at) => break at,
             }
         };
+        let sent = Instant::now();
+        for arrived in core.take_offer_marks() {
+            let us = sent.saturating_duration_since(arrived).as_micros() as u64;
+            let _ = invite_to_seat.record(us.max(1));
+        }
         tokio::select! {
             ev = ev_rx.recv() => {
                 let now = Instant::now();
                 match ev {
-                    Some(Event::Message { peer, data }) => core.handle_receive(now, peer, &data),
+                    Some(Event::Message { peer, data, at }) => core.handle_receive(at.min(now), peer, &data),
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
                     }
@@ -163,6 +173,15 @@ pub async fn run(
         commit_max_us = cs.max_us,
         "case log closed"
     );
+    if !invite_to_seat.is_empty() {
+        tracing::info!(
+            calls = invite_to_seat.len(),
+            p50_us = invite_to_seat.value_at_quantile(0.5),
+            p99_us = invite_to_seat.value_at_quantile(0.99),
+            max_us = invite_to_seat.max(),
+            "trunk INVITE to seat INVITE (seats free)"
+        );
+    }
     let c = &core.counters;
     tracing::info!(
         received = c.received,
@@ -240,6 +259,7 @@ async fn udp_reader(sock: Arc<UdpSocket>, ev_tx: mpsc::Sender<Event>, max: usize
                     .send(Event::Message {
                         peer: Peer::udp(addr),
                         data,
+                        at: Instant::now(),
                     })
                     .await
                     .is_err()
@@ -312,7 +332,8 @@ async fn tcp_connection(
         loop {
             match framer.next_frame() {
                 Ok(Some(Frame::Message(data))) => {
-                    if ev_tx.send(Event::Message { peer, data }).await.is_err() {
+                    let at = Instant::now();
+                    if ev_tx.send(Event::Message { peer, data, at }).await.is_err() {
                         break 'read;
                     }
                 }
