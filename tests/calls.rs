@@ -625,3 +625,24 @@ fn sigkill_mid_load_loses_nothing_reported_written() {
     let rows = String::from_utf8_lossy(&out.stdout).lines().count();
     assert!(rows >= 50, "{rows} cases");
 }
+
+#[test]
+fn reinvite_passes_through_and_in_dialog_options_is_answered() {
+    let e = engine(15, 120, "");
+    let port = free_port();
+    register_seat(&e, "op1", port);
+    let seat = Seat::start(&e, "seat_answer_reinvite.xml", port, 1, &[]);
+    let r = trunk(&e, "trunk_call_reinvite.xml", "112", &["-d", "300"]);
+    assert!(r.ok, "trunk: {}\n{}", r.output, e.log());
+    assert!(
+        seat.finish(Duration::from_secs(10)),
+        "seat did not see the re-INVITE\n{}",
+        e.log()
+    );
+    let ev = one_case(&wait_ended(&e, 1));
+    assert_eq!(
+        names(&ev),
+        ["opened", "queued", "offered", "answered", "ended"]
+    );
+    assert_eq!(ended(&ev)["reason"], "completed");
+}
