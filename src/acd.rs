@@ -2,17 +2,19 @@
 //! call goes to which seat. No SIP, no clock: time is passed in.
 //!
 //! Every decision is a lookup in ordered sets, never a scan of all seats or
-//! calls: each queue keeps its waiting calls ordered by a *virtual arrival
-//! time* (arrival minus priority x aging step, so a higher priority counts
-//! as having waited longer and every call's priority rises with its age at
-//! the same rate: the order never changes while calls wait), and the seats
-//! ready to take one of its calls ordered by the strategy's key.
+//! calls. Each queue keeps
+//! - its waiting calls ordered by a *virtual arrival time*: arrival minus
+//!   priority x aging step. A higher priority counts as having waited longer,
+//!   FIFO holds within a priority, and since every call ages at the same
+//!   rate the order never changes while calls wait (priority aging for free);
+//! - the seats ready to take one of its calls, ordered by the queue's
+//!   strategy key (longest idle, fewest calls, skill level...).
 //!
-//! Invariant after every public call: no queue has both a waiting call and
-//! an available seat that may take it (a match is made at once); the caller
-//! learns of each match through [`Acd::poll_offer`].
+//! Invariant after every public call: no queue has a waiting call and an
+//! available seat that may take it (matches are made at once and reported
+//! through [`Acd::poll_offer`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A call, as the ACD knows it (the B2BUA's number for it).
@@ -21,6 +23,40 @@ pub type CallId = u64;
 pub type SeatId = usize;
 /// A queue, by its index in the configuration.
 pub type QueueId = usize;
+
+/// How a queue picks among its available seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The seat that has been available longest (the default).
+    LongestIdle,
+    /// The seat offered a call least recently (round robin with memory).
+    RoundRobin,
+    /// The seat that has taken the fewest calls.
+    FewestCalls,
+    /// The seat with the least talk time so far.
+    LeastTalkTime,
+    /// Any available seat, at random.
+    Random,
+    /// The lowest skill level first, longest idle within a level.
+    SkillLevel,
+    /// Every available seat rings at once; the first to answer takes it.
+    RingAll,
+}
+
+impl Strategy {
+    pub fn parse(s: &str) -> Option<Strategy> {
+        Some(match s {
+            "longest-idle" => Strategy::LongestIdle,
+            "round-robin" => Strategy::RoundRobin,
+            "fewest-calls" => Strategy::FewestCalls,
+            "least-talk-time" => Strategy::LeastTalkTime,
+            "random" => Strategy::Random,
+            "skill-level" => Strategy::SkillLevel,
+            "ring-all" => Strategy::RingAll,
+            _ => return None,
+        })
+    }
+}
 
 /// What a seat is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +82,8 @@ pub enum OfferFailure {
     Rejected,
     /// Never answered at all, or a transport error: out of rotation.
     Unreachable,
-    /// Taken back from a ringing seat (the call overflows): the seat is
-    /// free again and the call is not put back in the queue.
+    /// Taken back from a ringing seat (the call moves on): the seat is free
+    /// again and the call is not put back in the queue.
     Withdrawn,
 }
 
@@ -63,45 +99,67 @@ pub struct QueueSetup {
     pub name: String,
     /// How much waiting counts as one priority level (priority aging).
     pub aging_step: Duration,
+    pub strategy: Strategy,
+    /// Missed offers in a row after which a seat is paused `no-answer`.
+    pub max_no_answer: u32,
 }
 
 #[derive(Debug, Clone)]
 pub struct SeatSetup {
     pub name: String,
-    /// The queues the seat serves, most preferred first.
-    pub queues: Vec<QueueId>,
+    /// The queues the seat serves, most preferred first, with its skill
+    /// level in each (lower is tried first under `skill-level`).
+    pub queues: Vec<(QueueId, u32)>,
 }
+
+type Key = (i64, i64);
 
 #[derive(Debug)]
 struct Seat {
     name: String,
-    queues: Vec<QueueId>,
+    queues: Vec<(QueueId, u32)>,
     state: SeatState,
-    /// When the seat last became available (longest-idle order).
     idle_since: Instant,
     calls_taken: u64,
+    talk_ms: u64,
+    last_offer: u64,
+    missed: u32,
+    /// Where the seat stands in each queue's available set, while available.
+    keys: Vec<(QueueId, Key)>,
+    logout_pending: bool,
 }
 
 #[derive(Debug)]
 struct Queue {
-    name: String,
     aging_ms: i64,
+    strategy: Strategy,
+    max_no_answer: u32,
     /// (virtual arrival in ms from the epoch, sequence, call).
     waiting: BTreeSet<(i64, u64, CallId)>,
-    /// (idle since, seat): the available seats serving this queue.
-    available: BTreeSet<(Instant, SeatId)>,
-    /// Seats logged in (any state but logged out) serving this queue.
+    /// (strategy key, seat): available seats serving this queue.
+    available: BTreeSet<(Key, SeatId)>,
     logged_in: usize,
 }
 
 #[derive(Debug, Clone)]
 struct Waiting {
-    queue: QueueId,
+    /// Its home queue first, then queues it was widened to.
+    queues: Vec<QueueId>,
     key: (i64, u64, CallId),
+    priority: i32,
+    arrival: Instant,
     /// Seats that turned this call down, until when.
     skip: Vec<(SeatId, Instant)>,
-    /// Queued (true) or out being offered / overflowing (false).
+    /// In the waiting sets (true) or out being offered / elsewhere (false).
     queued: bool,
+    /// The seat ringing with it, if any.
+    ringing: Option<SeatId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    WrapUp(SeatId),
+    Retry(CallId),
 }
 
 /// The distributor.
@@ -113,18 +171,9 @@ pub struct Acd {
     calls: HashMap<CallId, Waiting>,
     seq: u64,
     offers: VecDeque<Offer>,
-    /// How long a seat that turned a call down is not offered it again.
     retry: Duration,
-    /// Seats whose registration ended while they rang or talked.
-    pending_logout: HashSet<SeatId>,
-    /// Wrap-up ends and retry windows, earliest first (stale ones skipped).
     timers: BTreeSet<(Instant, Timer)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    WrapUp(SeatId),
-    Retry(CallId),
+    rng: u64,
 }
 
 impl Acd {
@@ -139,8 +188,9 @@ impl Acd {
             queues: queues
                 .into_iter()
                 .map(|q| Queue {
-                    name: q.name,
                     aging_ms: q.aging_step.as_millis().clamp(1, 1 << 40) as i64,
+                    strategy: q.strategy,
+                    max_no_answer: q.max_no_answer.max(1),
                     waiting: BTreeSet::new(),
                     available: BTreeSet::new(),
                     logged_in: 0,
@@ -154,14 +204,19 @@ impl Acd {
                     state: SeatState::LoggedOut,
                     idle_since: epoch,
                     calls_taken: 0,
+                    talk_ms: 0,
+                    last_offer: 0,
+                    missed: 0,
+                    keys: Vec::new(),
+                    logout_pending: false,
                 })
                 .collect(),
             calls: HashMap::new(),
             seq: 0,
             offers: VecDeque::new(),
             retry,
-            pending_logout: HashSet::new(),
             timers: BTreeSet::new(),
+            rng: 0x9e37_79b9_7f4a_7c15,
         }
     }
 
@@ -173,12 +228,8 @@ impl Acd {
         &self.seats[seat].name
     }
 
-    pub fn queue_id(&self, name: &str) -> Option<QueueId> {
-        self.queues.iter().position(|q| q.name == name)
-    }
-
-    pub fn queue_name(&self, q: QueueId) -> &str {
-        &self.queues[q].name
+    pub fn seat_count(&self) -> usize {
+        self.seats.len()
     }
 
     pub fn seat_state(&self, seat: SeatId) -> &SeatState {
@@ -187,6 +238,10 @@ impl Acd {
 
     pub fn calls_taken(&self, seat: SeatId) -> u64 {
         self.seats[seat].calls_taken
+    }
+
+    pub fn strategy(&self, q: QueueId) -> Strategy {
+        self.queues[q].strategy
     }
 
     /// Seats logged in to serve `queue` (in any state).
@@ -198,9 +253,22 @@ impl Acd {
         self.queues[queue].waiting.len()
     }
 
-    /// The queue a call waits in (or was offered from).
-    pub fn call_queue(&self, call: CallId) -> Option<QueueId> {
-        self.calls.get(&call).map(|w| w.queue)
+    pub fn available(&self, queue: QueueId) -> usize {
+        self.queues[queue].available.len()
+    }
+
+    /// The calls waiting in a queue, first to be served first.
+    pub fn waiting_calls(&self, queue: QueueId) -> impl Iterator<Item = CallId> + '_ {
+        self.queues[queue].waiting.iter().map(|k| k.2)
+    }
+
+    /// Whether the ACD knows the call (waiting or being offered).
+    pub fn has_call(&self, call: CallId) -> bool {
+        self.calls.contains_key(&call)
+    }
+
+    pub fn is_queued(&self, call: CallId) -> bool {
+        self.calls.get(&call).is_some_and(|w| w.queued)
     }
 
     /// The next match to carry out.
@@ -208,8 +276,8 @@ impl Acd {
         self.offers.pop_front()
     }
 
-    /// The earliest instant something may change by itself (wrap-up ends, a
-    /// turned-down seat may be tried again).
+    /// The earliest instant something may change by itself (a wrap-up ends,
+    /// a turned-down seat may be tried again).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.first().map(|t| t.0)
     }
@@ -230,7 +298,7 @@ impl Acd {
                 Timer::Retry(call) => {
                     if let Some(w) = self.calls.get_mut(&call) {
                         w.skip.retain(|s| s.1 > now);
-                        self.match_call(call, now);
+                        self.match_call(call);
                     }
                 }
             }
@@ -239,11 +307,13 @@ impl Acd {
 
     // ------------------------------------------------------------ seats
 
-    /// The seat's softphone registered: it is ready (unless already in a state).
+    /// The seat's softphone registered: it is ready (or back from unreachable).
     pub fn seat_login(&mut self, seat: SeatId, now: Instant) {
+        self.seats[seat].logout_pending = false;
         match self.seats[seat].state {
             SeatState::LoggedOut => {
-                for &q in &self.seats[seat].queues {
+                for i in 0..self.seats[seat].queues.len() {
+                    let q = self.seats[seat].queues[i].0;
                     self.queues[q].logged_in += 1;
                 }
                 self.make_available(seat, now);
@@ -253,28 +323,27 @@ impl Acd {
         }
     }
 
-    /// The seat's registration ended. A call in progress is not cut; the
-    /// seat is logged out when it would otherwise become available.
+    /// The seat's registration ended or it logged out. A call in progress
+    /// is not cut: the seat is logged out when the call or offer is over.
     pub fn seat_logout(&mut self, seat: SeatId) {
         match self.seats[seat].state {
             SeatState::LoggedOut => {}
-            SeatState::Ringing(_) | SeatState::OnCall(_) => {
-                // Logged out when the offer or the call is over.
-                self.pending_logout.insert(seat);
-            }
+            SeatState::Ringing(_) | SeatState::OnCall(_) => self.seats[seat].logout_pending = true,
             _ => self.log_out_now(seat),
         }
     }
 
     fn log_out_now(&mut self, seat: SeatId) {
         self.take_off_available(seat);
-        for &q in &self.seats[seat].queues {
+        for i in 0..self.seats[seat].queues.len() {
+            let q = self.seats[seat].queues[i].0;
             self.queues[q].logged_in = self.queues[q].logged_in.saturating_sub(1);
         }
         self.seats[seat].state = SeatState::LoggedOut;
+        self.seats[seat].logout_pending = false;
     }
 
-    /// Pauses a seat (not while it rings or talks).
+    /// Pauses a seat (not while it rings or talks, nor when logged out).
     pub fn pause(&mut self, seat: SeatId, reason: &str) -> bool {
         match self.seats[seat].state {
             SeatState::LoggedOut | SeatState::Ringing(_) | SeatState::OnCall(_) => false,
@@ -286,8 +355,13 @@ impl Acd {
         }
     }
 
+    /// Ends a pause (or a wrap-up early): the seat takes calls again.
     pub fn unpause(&mut self, seat: SeatId, now: Instant) -> bool {
-        if matches!(self.seats[seat].state, SeatState::Paused(_)) {
+        if matches!(
+            self.seats[seat].state,
+            SeatState::Paused(_) | SeatState::WrapUp { .. }
+        ) {
+            self.seats[seat].missed = 0;
             self.make_available(seat, now);
             true
         } else {
@@ -296,163 +370,241 @@ impl Acd {
     }
 
     fn take_off_available(&mut self, seat: SeatId) {
-        let key = (self.seats[seat].idle_since, seat);
-        for &q in &self.seats[seat].queues {
-            self.queues[q].available.remove(&key);
+        for (q, key) in std::mem::take(&mut self.seats[seat].keys) {
+            self.queues[q].available.remove(&(key, seat));
+        }
+    }
+
+    fn ms(&self, t: Instant) -> i64 {
+        t.saturating_duration_since(self.epoch).as_millis() as i64
+    }
+
+    fn seat_key(&mut self, seat: SeatId, q: QueueId, level: u32) -> Key {
+        let s = &self.seats[seat];
+        let idle = s
+            .idle_since
+            .saturating_duration_since(self.epoch)
+            .as_millis() as i64;
+        match self.queues[q].strategy {
+            Strategy::LongestIdle | Strategy::RingAll => (idle, 0),
+            Strategy::RoundRobin => (s.last_offer as i64, idle),
+            Strategy::FewestCalls => (s.calls_taken as i64, idle),
+            Strategy::LeastTalkTime => (s.talk_ms as i64, idle),
+            Strategy::SkillLevel => (i64::from(level), idle),
+            Strategy::Random => {
+                let mut x = self.rng;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.rng = x;
+                ((x >> 1) as i64, 0)
+            }
         }
     }
 
     fn make_available(&mut self, seat: SeatId, now: Instant) {
-        if self.pending_logout.remove(&seat) {
+        if self.seats[seat].logout_pending {
             return self.log_out_now(seat);
         }
         self.take_off_available(seat);
-        let s = &mut self.seats[seat];
-        s.state = SeatState::Available;
-        s.idle_since = now;
-        let key = (now, seat);
-        for &q in &self.seats[seat].queues {
-            self.queues[q].available.insert(key);
+        self.seats[seat].state = SeatState::Available;
+        self.seats[seat].idle_since = now;
+        for i in 0..self.seats[seat].queues.len() {
+            let (q, level) = self.seats[seat].queues[i];
+            let key = self.seat_key(seat, q, level);
+            self.queues[q].available.insert((key, seat));
+            self.seats[seat].keys.push((q, key));
         }
-        self.match_seat(seat, now);
+        self.match_seat(seat);
     }
 
     // ------------------------------------------------------------ calls
 
-    fn virtual_ms(&self, queue: QueueId, arrival: Instant, priority: i32) -> i64 {
-        let ms = arrival.saturating_duration_since(self.epoch).as_millis() as i64;
-        ms - i64::from(priority) * self.queues[queue].aging_ms
-    }
-
     /// A call starts waiting in `queue`. Higher `priority` is served first.
-    pub fn enqueue(
-        &mut self,
-        call: CallId,
-        queue: QueueId,
-        priority: i32,
-        arrival: Instant,
-        now: Instant,
-    ) {
+    pub fn enqueue(&mut self, call: CallId, queue: QueueId, priority: i32, arrival: Instant) {
         self.seq += 1;
-        let key = (self.virtual_ms(queue, arrival, priority), self.seq, call);
-        self.calls.insert(
-            call,
-            Waiting {
-                queue,
-                key,
-                skip: Vec::new(),
-                queued: true,
-            },
-        );
-        self.queues[queue].waiting.insert(key);
-        self.match_call(call, now);
+        let virt = self.ms(arrival) - i64::from(priority) * self.queues[queue].aging_ms;
+        let w = Waiting {
+            queues: vec![queue],
+            key: (virt, self.seq, call),
+            priority,
+            arrival,
+            skip: Vec::new(),
+            queued: false,
+            ringing: None,
+        };
+        self.calls.insert(call, w);
+        self.queue_in(call);
+        self.match_call(call);
     }
 
-    /// Moves a waiting call to another queue, keeping its place in time.
-    pub fn move_call(&mut self, call: CallId, to: QueueId, now: Instant) {
+    fn queue_in(&mut self, call: CallId) {
         let Some(w) = self.calls.get_mut(&call) else {
             return;
         };
         if w.queued {
-            self.queues[w.queue].waiting.remove(&w.key);
+            return;
         }
-        w.queue = to;
         w.queued = true;
-        w.skip.clear();
-        let key = w.key;
-        self.queues[to].waiting.insert(key);
-        self.match_call(call, now);
+        for &q in &w.queues {
+            self.queues[q].waiting.insert(w.key);
+        }
     }
 
-    /// Takes a call out of its queue for good (answered elsewhere, abandoned,
-    /// overflowed to another centre). Frees a seat ringing with it.
-    pub fn remove_call(&mut self, call: CallId, now: Instant) {
-        if let Some(w) = self.calls.remove(&call) {
-            if w.queued {
-                self.queues[w.queue].waiting.remove(&w.key);
-            }
+    fn unqueue(&mut self, call: CallId) {
+        let Some(w) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !w.queued {
+            return;
         }
-        for seat in 0..self.seats.len() {
+        w.queued = false;
+        for &q in &w.queues {
+            self.queues[q].waiting.remove(&w.key);
+        }
+    }
+
+    /// Moves a call to another queue (overflow), keeping its arrival time
+    /// and priority; re-keyed with the new queue's aging step.
+    pub fn move_call(&mut self, call: CallId, to: QueueId) {
+        self.unqueue(call);
+        let aging = self.queues[to].aging_ms;
+        let arrival_ms = match self.calls.get(&call) {
+            Some(w) => self.ms(w.arrival),
+            None => return,
+        };
+        let Some(w) = self.calls.get_mut(&call) else {
+            return;
+        };
+        w.queues = vec![to];
+        w.key.0 = arrival_ms - i64::from(w.priority) * aging;
+        w.skip.clear();
+        self.queue_in(call);
+        self.match_call(call);
+    }
+
+    /// Makes a waiting call eligible for another queue's seats too, keeping
+    /// its place in its own queue.
+    pub fn widen(&mut self, call: CallId, to: QueueId) {
+        let Some(w) = self.calls.get(&call) else {
+            return;
+        };
+        if w.queues.contains(&to) {
+            return;
+        }
+        let queued = w.queued;
+        self.unqueue(call);
+        if let Some(w) = self.calls.get_mut(&call) {
+            w.queues.push(to);
+        }
+        if queued {
+            self.queue_in(call);
+            self.match_call(call);
+        }
+    }
+
+    /// Takes a call out for good (answered elsewhere, abandoned, sent to
+    /// another centre). Frees a seat ringing with it.
+    pub fn remove_call(&mut self, call: CallId, now: Instant) {
+        self.unqueue(call);
+        if let Some(seat) = self.calls.remove(&call).and_then(|w| w.ringing) {
             if self.seats[seat].state == SeatState::Ringing(call) {
                 self.make_available(seat, now);
             }
         }
     }
 
-    /// Takes a waiting call out of its queue while it is sent elsewhere
-    /// (overflow); [`requeue`](Self::requeue) puts it back in its place.
+    /// Takes a waiting call out of its queue while it is sent elsewhere;
+    /// [`requeue`](Self::requeue) puts it back in its place.
     pub fn hold_out(&mut self, call: CallId) {
-        if let Some(w) = self.calls.get_mut(&call) {
-            if w.queued {
-                self.queues[w.queue].waiting.remove(&w.key);
-                w.queued = false;
-            }
+        self.unqueue(call);
+    }
+
+    pub fn requeue(&mut self, call: CallId) {
+        if self.calls.get(&call).is_some_and(|w| !w.queued) {
+            self.queue_in(call);
+            self.match_call(call);
         }
     }
 
-    pub fn requeue(&mut self, call: CallId, now: Instant) {
-        if let Some(w) = self.calls.get_mut(&call) {
-            if !w.queued {
-                w.queued = true;
-                let (q, key) = (w.queue, w.key);
-                self.queues[q].waiting.insert(key);
-                self.match_call(call, now);
-            }
-        }
-    }
-
-    /// The seat answered: it is on the call, which leaves the queue.
+    /// The seat answered: it is on the call, which leaves the ACD.
     pub fn answered(&mut self, call: CallId, seat: SeatId) {
+        self.unqueue(call);
         self.calls.remove(&call);
-        self.seats[seat].state = SeatState::OnCall(call);
-        self.seats[seat].calls_taken += 1;
+        let s = &mut self.seats[seat];
+        s.state = SeatState::OnCall(call);
+        s.calls_taken += 1;
+        s.missed = 0;
     }
 
-    /// The offer failed; the call goes back to its place at the head of
-    /// the queue and the seat is set aside as the failure says.
-    pub fn offer_failed(&mut self, call: CallId, seat: SeatId, why: OfferFailure, now: Instant) {
+    /// The offer failed. The call goes back to its place; the seat is set
+    /// aside as the failure says. Returns the seat's new state.
+    pub fn offer_failed(
+        &mut self,
+        call: CallId,
+        seat: SeatId,
+        why: OfferFailure,
+        now: Instant,
+    ) -> SeatState {
+        if let Some(w) = self.calls.get_mut(&call) {
+            w.ringing = None;
+        }
         if self.seats[seat].state == SeatState::Ringing(call) {
+            let home = self.calls.get(&call).map(|w| w.queues[0]);
+            let max_missed = home.map(|q| self.queues[q].max_no_answer).unwrap_or(1);
+            let skip_this = |acd: &mut Acd| {
+                if let Some(w) = acd.calls.get_mut(&call) {
+                    w.skip.push((seat, now + acd.retry));
+                    acd.timers.insert((now + acd.retry, Timer::Retry(call)));
+                }
+            };
             match why {
                 OfferFailure::NoAnswer => {
-                    self.seats[seat].state = SeatState::Paused("no-answer".into());
-                    if self.pending_logout.remove(&seat) {
-                        self.log_out_now(seat);
+                    self.seats[seat].missed += 1;
+                    if self.seats[seat].missed >= max_missed {
+                        self.set_aside(seat, "no-answer");
+                    } else {
+                        skip_this(self);
+                        self.requeue(call);
+                        self.make_available(seat, now);
+                        return self.seats[seat].state.clone();
                     }
                 }
-                OfferFailure::Unreachable => {
-                    self.seats[seat].state = SeatState::Paused("unreachable".into());
-                    if self.pending_logout.remove(&seat) {
-                        self.log_out_now(seat);
-                    }
-                }
+                OfferFailure::Unreachable => self.set_aside(seat, "unreachable"),
                 OfferFailure::Withdrawn => {
-                    if let Some(w) = self.calls.get_mut(&call) {
-                        w.skip.push((seat, now + self.retry));
-                    }
+                    skip_this(self);
                     self.make_available(seat, now);
-                    return;
+                    return self.seats[seat].state.clone();
                 }
                 OfferFailure::Rejected => {
-                    if let Some(w) = self.calls.get_mut(&call) {
-                        w.skip.push((seat, now + self.retry));
-                        self.timers.insert((now + self.retry, Timer::Retry(call)));
-                    }
-                    // Back in rotation for other calls (not this one, yet).
-                    self.requeue(call, now);
+                    skip_this(self);
+                    self.requeue(call);
                     self.make_available(seat, now);
-                    return;
+                    return self.seats[seat].state.clone();
                 }
             }
         }
-        self.requeue(call, now);
+        if why != OfferFailure::Withdrawn {
+            self.requeue(call);
+        }
+        self.seats[seat].state.clone()
     }
 
-    /// The seat's call ended; it is free after `wrapup`.
-    pub fn call_ended(&mut self, seat: SeatId, wrapup: Duration, now: Instant) {
+    fn set_aside(&mut self, seat: SeatId, reason: &str) {
+        if self.seats[seat].logout_pending {
+            self.log_out_now(seat);
+        } else {
+            self.seats[seat].state = SeatState::Paused(reason.into());
+        }
+    }
+
+    /// The seat's call ended after `talk`; it is free after `wrapup`.
+    pub fn call_ended(&mut self, seat: SeatId, talk: Duration, wrapup: Duration, now: Instant) {
         if !matches!(self.seats[seat].state, SeatState::OnCall(_)) {
             return;
         }
-        if wrapup.is_zero() {
+        self.seats[seat].talk_ms += talk.as_millis() as u64;
+        if wrapup.is_zero() || self.seats[seat].logout_pending {
             self.make_available(seat, now);
         } else {
             self.seats[seat].state = SeatState::WrapUp {
@@ -464,32 +616,33 @@ impl Acd {
 
     // ------------------------------------------------------------ matching
 
-    /// A call just became eligible: give it the best available seat. By the
-    /// invariant, no call ahead of it could take any available seat.
-    fn match_call(&mut self, call: CallId, _now: Instant) {
-        if !self.calls.get(&call).is_some_and(|w| w.queued) {
+    /// A call just became eligible: give it the best available seat of its
+    /// home queue, else of a queue it was widened to. By the invariant, no
+    /// call ahead of it could take any of those seats.
+    fn match_call(&mut self, call: CallId) {
+        let Some(w) = self.calls.get(&call) else {
+            return;
+        };
+        if !w.queued {
             return;
         }
-        if let Some(seat) = self.seat_for(call) {
+        let found = w.queues.iter().find_map(|&q| {
+            self.queues[q]
+                .available
+                .iter()
+                .map(|k| k.1)
+                .find(|s| !w.skip.iter().any(|k| k.0 == *s))
+        });
+        if let Some(seat) = found {
             self.make_offer(call, seat);
         }
     }
 
-    /// The best available seat for a call, skipping seats that turned it down.
-    fn seat_for(&self, call: CallId) -> Option<SeatId> {
-        let w = self.calls.get(&call)?;
-        self.queues[w.queue]
-            .available
-            .iter()
-            .map(|k| k.1)
-            .find(|s| !w.skip.iter().any(|k| k.0 == *s))
-    }
-
-    /// A seat just became available: give it the best call it may take,
+    /// A seat just became available: give it the first call it may take,
     /// from its most preferred queue that has one.
-    fn match_seat(&mut self, seat: SeatId, _now: Instant) {
-        for qi in 0..self.seats[seat].queues.len() {
-            let q = self.seats[seat].queues[qi];
+    fn match_seat(&mut self, seat: SeatId) {
+        for i in 0..self.seats[seat].queues.len() {
+            let q = self.seats[seat].queues[i].0;
             let found = self.queues[q].waiting.iter().map(|k| k.2).find(|c| {
                 self.calls
                     .get(c)
@@ -502,13 +655,17 @@ impl Acd {
     }
 
     fn make_offer(&mut self, call: CallId, seat: SeatId) {
-        let Some(w) = self.calls.get_mut(&call) else {
-            return;
-        };
-        self.queues[w.queue].waiting.remove(&w.key);
-        w.queued = false;
+        self.unqueue(call);
+        if let Some(w) = self.calls.get_mut(&call) {
+            w.ringing = Some(seat);
+        }
         self.take_off_available(seat);
+        self.seq += 1;
+        self.seats[seat].last_offer = self.seq;
         self.seats[seat].state = SeatState::Ringing(call);
         self.offers.push_back(Offer { call, seat });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -103,6 +103,8 @@ enum CallTimer {
     NoResponse(u32),
     /// The call waited max_wait: overflow.
     MaxWait,
+    /// The call waited overflow_after: widen to another queue's seats.
+    Widen,
 }
 
 /// What a client transaction of ours is for.
@@ -153,6 +155,12 @@ pub struct B2bua {
     /// Arrival instants of calls offered to a seat in the very input that
     /// brought them (the shell measures INVITE-to-seat-INVITE from these).
     offer_marks: Vec<Instant>,
+    /// The last call each seat handled (case, caller), for outcome marks.
+    last_call_of_seat: HashMap<SeatId, (CaseId, String)>,
+    /// Feature-code calls answered, waiting for the ACK to hang up.
+    feature_calls: HashMap<String, Dialog>,
+    /// Calls marked prank per caller: unix ms of each mark.
+    pranks: HashMap<String, VecDeque<u64>>,
     /// Cases ended so far.
     pub served: u64,
 }
@@ -233,6 +241,8 @@ impl B2bua {
             .map(|q| QueueSetup {
                 name: q.name.clone(),
                 aging_step: q.aging_step,
+                strategy: q.strategy,
+                max_no_answer: q.max_no_answer,
             })
             .collect();
         let seats = cfg
@@ -243,7 +253,10 @@ impl B2bua {
                 queues: s
                     .queues
                     .iter()
-                    .filter_map(|q| cfg.queues.iter().position(|c| &c.name == q))
+                    .filter_map(|q| {
+                        let id = cfg.queues.iter().position(|c| &c.name == q)?;
+                        Some((id, s.levels.get(q).copied().unwrap_or(1)))
+                    })
                     .collect(),
             })
             .collect();
@@ -279,6 +292,9 @@ impl B2bua {
             rng: seed | 1,
             out: VecDeque::new(),
             offer_marks: Vec::new(),
+            last_call_of_seat: HashMap::new(),
+            feature_calls: HashMap::new(),
+            pranks: HashMap::new(),
             served: 0,
         }
     }
@@ -365,7 +381,7 @@ impl B2bua {
         trunk: String,
         target: String,
     ) {
-        let Some((queue, service, priority)) = self.route(&target) else {
+        let Some((queue, service, mut priority)) = self.route(&target) else {
             tracing::info!(%target, %trunk, "no route: 404");
             return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
         };
@@ -406,7 +422,12 @@ impl B2bua {
             peer: src,
         };
         let qname = self.queue_cfg(queue).name.clone();
-        tracing::info!(case = %case, %caller, %target, %trunk, queue = %qname, "call arrived");
+        let pranks = self.recent_pranks(&caller, now);
+        if pranks >= self.cfg.acd.prank_threshold as usize {
+            priority = priority.min(self.cfg.acd.prank_priority);
+            tracing::info!(case = %case, %caller, pranks, priority, "caller with recent prank calls: lowest priority");
+        }
+        tracing::info!(case = %case, %caller, %target, %trunk, queue = %qname, priority, "call arrived");
         self.record(
             now,
             Some(case.clone()),
@@ -450,11 +471,19 @@ impl B2bua {
         );
         let max_wait = self.queue_cfg(queue).max_wait;
         self.timers.insert((now + max_wait, id, CallTimer::MaxWait));
-        if self.acd.logged_in(queue) == 0 && self.queue_cfg(queue).overflow.is_some() {
-            // Nobody can take it here: overflow at once.
-            return self.overflow(now, txs, id);
+        self.acd.enqueue(id, queue, priority, now);
+        if let Some(widen) = self.queue_cfg(queue).widen_to.as_ref() {
+            let _ = widen;
+            let after = self.queue_cfg(queue).overflow_after;
+            self.timers.insert((now + after, id, CallTimer::Widen));
         }
-        self.acd.enqueue(id, queue, priority, now, now);
+        if self.acd.logged_in(queue) == 0
+            && self.queue_cfg(queue).overflow.is_some()
+            && self.acd.is_queued(id)
+        {
+            // Nobody can take it here: overflow at once.
+            self.overflow(now, txs, id);
+        }
     }
 
     fn ring_trunk(&mut self, now: Instant, txs: &mut Transactions, id: CallId) {
@@ -629,8 +658,12 @@ impl B2bua {
     }
 
     /// An ACK outside any transaction: the trunk confirming our 2xx.
-    pub fn on_dialog_ack(&mut self, now: Instant, req: &Request) {
+    pub fn on_dialog_ack(&mut self, now: Instant, txs: &mut Transactions, req: &Request) {
         let call_id = header(&req.headers, "Call-ID").unwrap_or("");
+        if let Some(mut d) = self.feature_calls.remove(call_id) {
+            d.cseq += 1;
+            return self.send_bye(now, txs, &d);
+        }
         let Some(&id) = self.by_trunk.get(call_id) else {
             return;
         };
@@ -1171,7 +1204,7 @@ impl B2bua {
                 c.overflowed = false;
                 c.overdue = false;
                 self.timers.insert((now + wait, id, CallTimer::MaxWait));
-                self.acd.requeue(id, now);
+                self.acd.requeue(id);
             }
         }
     }
@@ -1274,6 +1307,17 @@ impl B2bua {
                         self.leg_failed(now, txs, id, OfferFailure::Unreachable, None);
                     }
                 }
+                CallTimer::Widen => {
+                    let widen = self.queue_cfg(c.queue).widen_to.clone();
+                    if let Some(to) =
+                        widen.and_then(|w| self.cfg.queues.iter().position(|q| q.name == w))
+                    {
+                        if c.state == CallState::Waiting && !c.overflowed {
+                            tracing::info!(case = %c.case, queue = %self.cfg.queues[to].name, "widened to another queue's seats");
+                            self.acd.widen(id, to);
+                        }
+                    }
+                }
                 CallTimer::MaxWait => {
                     let has_overflow = self.queue_cfg(c.queue).overflow.is_some();
                     let c = self.calls.get_mut(&id).expect("present");
@@ -1333,7 +1377,7 @@ impl B2bua {
                     priority: self.calls[&id].priority,
                 },
             );
-            self.acd.move_call(id, to, now);
+            self.acd.move_call(id, to);
             // Nobody there either: go on, at most once through every queue.
             let lonely = self.acd.logged_in(to) == 0;
             if lonely && self.queue_cfg(to).overflow.is_some() && hops < self.cfg.queues.len() {
@@ -1357,7 +1401,7 @@ impl B2bua {
             tracing::info!(case = %case, %target, "overflowed to another centre");
             self.record(now, Some(case), Event::Overflowed { target });
         } else {
-            self.acd.requeue(id, now);
+            self.acd.requeue(id);
         }
     }
 
@@ -1421,7 +1465,13 @@ impl B2bua {
                 );
             } else if let Target::Seat(s) = leg.target {
                 let wrapup = self.queue_cfg(c.queue).wrapup;
-                self.acd.call_ended(s, wrapup, now);
+                let talk = c
+                    .answered_at
+                    .map(|t| now.saturating_duration_since(t))
+                    .unwrap_or_default();
+                self.acd.call_ended(s, talk, wrapup, now);
+                self.last_call_of_seat
+                    .insert(s, (c.case.clone(), c.caller.clone()));
             }
         }
         self.acd.remove_call(id, now);
@@ -1493,22 +1543,161 @@ impl B2bua {
                 self.on_trunk_invite(now, txs, key, src, req, trunk, target);
             }
             Admission::Seat(seat) => {
-                tracing::info!(%seat, target = %req.uri, "seat dialled out: not served");
-                self.reply(
-                    now,
-                    txs,
-                    &key,
-                    &req,
-                    403,
-                    "Seats Cannot Place Calls",
-                    None,
-                    &[],
-                );
+                let target = sip::request_target(&req.uri);
+                self.feature_code(now, txs, key, src, req, &seat, &target);
             }
             Admission::Unknown => {
                 tracing::warn!(from = %src.addr, "INVITE from an address that is no trunk and no seat: 403");
                 self.reply(now, txs, &key, &req, 403, "Forbidden", None, &[]);
             }
+        }
+    }
+}
+
+impl B2bua {
+    /// A seat dialled a feature code: act on it, answer, and hang up.
+    #[allow(clippy::too_many_arguments)]
+    fn feature_code(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        key: TxKey,
+        src: Peer,
+        req: Request,
+        user: &str,
+        code: &str,
+    ) {
+        let Some(seat) = self.acd.seat_id(user) else {
+            return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
+        };
+        let acd_cfg = self.cfg.acd.clone();
+        let done = if code == acd_cfg.code_pause {
+            self.acd.pause(seat, "break")
+        } else if code == acd_cfg.code_unpause {
+            if *self.acd.seat_state(seat) == SeatState::LoggedOut {
+                self.acd.seat_login(seat, now);
+                true
+            } else {
+                self.acd.unpause(seat, now)
+            }
+        } else if code == acd_cfg.code_logout {
+            self.acd.seat_logout(seat);
+            true
+        } else if let Some((_, mark)) = acd_cfg.mark_codes.iter().find(|(c, _)| c == code) {
+            match self.last_call_of_seat.get(&seat).cloned() {
+                Some((case, caller)) => {
+                    tracing::info!(case = %case, seat = %user, %mark, "call marked");
+                    self.record(now, Some(case), Event::Outcome { mark: mark.clone() });
+                    if mark == "prank" {
+                        let ms = self.wall_ms(now);
+                        self.pranks.entry(caller).or_default().push_back(ms);
+                    }
+                    true
+                }
+                None => false,
+            }
+        } else {
+            tracing::info!(seat = %user, %code, "unknown feature code");
+            return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
+        };
+        if !done {
+            tracing::info!(seat = %user, %code, state = %seat_state_name(self.acd.seat_state(seat)), "feature code refused in this state");
+            return self.reply(now, txs, &key, &req, 409, "Conflict", None, &[]);
+        }
+        let state = seat_state_name(self.acd.seat_state(seat));
+        if !acd_cfg.mark_codes.iter().any(|(c, _)| c == code) {
+            let reason = match self.acd.seat_state(seat) {
+                SeatState::Paused(r) => Some(r.clone()),
+                _ => None,
+            };
+            tracing::info!(seat = %user, %code, %state, "feature code");
+            self.record(
+                now,
+                None,
+                Event::Seat {
+                    seat: user.to_string(),
+                    state,
+                    reason,
+                },
+            );
+        }
+        // Answer (media inactive) and hang up as soon as the seat ACKs.
+        let tag = self.token();
+        let h = |n| header(&req.headers, n).unwrap_or("").to_string();
+        let contact = header(&req.headers, "Contact")
+            .map(uri_in)
+            .unwrap_or("")
+            .to_string();
+        let dialog = Dialog {
+            call_id: h("Call-ID"),
+            local: format!("{};tag={tag}", h("To")),
+            remote: h("From"),
+            remote_target: if contact.is_empty() {
+                uri_in(&h("From")).to_string()
+            } else {
+                contact
+            },
+            routes: Vec::new(),
+            cseq: 0,
+            peer: src,
+        };
+        let ip = self.local_for(src.transport).ip();
+        let sdp = format!(
+            "v=0\r\no=siaga112 1 1 IN IP4 {ip}\r\ns=siaga112\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 8\r\na=inactive\r\n"
+        );
+        let echo = Echo::from_request(&req);
+        let data = ResponseWriter::new(&echo, 200, "OK", Some(&tag))
+            .header("Contact", &self.contact_header(src.transport))
+            .header("Server", &self.cfg.sip.user_agent)
+            .finish(Some(("application/sdp", sdp.as_bytes())));
+        txs.respond(now, &key, 200, data);
+        self.feature_calls.insert(dialog.call_id.clone(), dialog);
+    }
+
+    fn wall_ms(&self, now: Instant) -> u64 {
+        self.wall_epoch_ms + now.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    /// Marked pranks of this caller within the window.
+    fn recent_pranks(&mut self, caller: &str, now: Instant) -> usize {
+        let window = self.cfg.acd.prank_window.as_millis() as u64;
+        let now_ms = self.wall_ms(now);
+        match self.pranks.get_mut(caller) {
+            Some(v) => {
+                while v
+                    .front()
+                    .is_some_and(|t| now_ms.saturating_sub(*t) > window)
+                {
+                    v.pop_front();
+                }
+                v.len()
+            }
+            None => 0,
+        }
+    }
+
+    /// Rebuilds per-caller prank history from the case log's records.
+    pub fn load_history<'a>(&mut self, records: impl IntoIterator<Item = &'a Record>) {
+        let mut callers: HashMap<&str, &str> = HashMap::new();
+        for r in records {
+            let Some(case) = &r.case else { continue };
+            match &r.event {
+                Event::Opened { caller, .. } => {
+                    callers.insert(case.0.as_str(), caller.as_str());
+                }
+                Event::Outcome { mark } if mark == "prank" => {
+                    if let Some(caller) = callers.get(case.0.as_str()) {
+                        self.pranks
+                            .entry(caller.to_string())
+                            .or_default()
+                            .push_back(r.time_ms);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for v in self.pranks.values_mut() {
+            v.make_contiguous().sort_unstable();
         }
     }
 }

@@ -72,14 +72,12 @@ pub fn run(path: &Path) -> ExitCode {
         bad_lines = recovery.bad_lines,
         "case log recovered"
     );
-    let boot = recovery.boot;
-    drop(recovery);
     let result = rt.block_on(async {
         let bound = engine::Bound::bind(&cfg).await?;
         for (t, a) in bound.local_addrs() {
             tracing::info!(transport = t.via_name(), addr = %a, "listening");
         }
-        engine::run(cfg.clone(), bound, journal, boot, shutdown_signal()).await
+        engine::run(cfg.clone(), bound, journal, recovery, shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sip: SipConfig,
+    pub acd: AcdConfig,
     pub seats: Vec<SeatConfig>,
     pub trunks: Vec<TrunkConfig>,
     pub routes: Vec<RouteConfig>,
@@ -41,6 +42,23 @@ pub struct SipConfig {
     pub no_response: Duration,
     /// A seat that turned a call down is not offered that call again for this long.
     pub retry: Duration,
+}
+
+/// Distribution-wide settings: feature codes and prank handling.
+#[derive(Debug, Clone)]
+pub struct AcdConfig {
+    /// Dialled by a seat: pause, unpause, log out.
+    pub code_pause: String,
+    pub code_unpause: String,
+    pub code_logout: String,
+    /// Dialled by a seat in wrap-up (or after its call): mark the call it
+    /// just handled. Each entry is (code, mark), e.g. ("*51", "prank").
+    pub mark_codes: Vec<(String, String)>,
+    /// A caller with this many calls marked `prank` within the window is
+    /// queued at `prank_priority` (never blocked).
+    pub prank_threshold: u32,
+    pub prank_window: Duration,
+    pub prank_priority: i32,
 }
 
 /// A digest algorithm of RFC 8760.
@@ -87,6 +105,8 @@ pub struct SeatConfig {
     pub user: String,
     pub password: String,
     pub queues: Vec<String>,
+    /// Skill level per queue (lower is tried first under `skill-level`).
+    pub levels: std::collections::HashMap<String, u32>,
 }
 
 /// A telco peer allowed to send calls.
@@ -119,6 +139,12 @@ pub struct QueueConfig {
     pub wrapup: Duration,
     /// Waiting this long counts as one priority level.
     pub aging_step: Duration,
+    pub strategy: crate::acd::Strategy,
+    /// Missed offers in a row before a seat is paused `no-answer`.
+    pub max_no_answer: u32,
+    /// After `overflow_after` waiting, seats of `widen_to` may take the call too.
+    pub widen_to: Option<String>,
+    pub overflow_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +221,8 @@ fn invalid(key: impl Into<String>, why: impl Into<String>) -> ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     sip: RawSip,
+    #[serde(default)]
+    acd: RawAcd,
     #[serde(default, rename = "seat")]
     seats: Vec<RawSeat>,
     #[serde(default, rename = "trunk")]
@@ -282,6 +310,67 @@ struct RawSeat {
     password: String,
     #[serde(default)]
     queues: Vec<String>,
+    #[serde(default)]
+    levels: std::collections::HashMap<String, u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcd {
+    #[serde(default = "code_pause")]
+    code_pause: String,
+    #[serde(default = "code_unpause")]
+    code_unpause: String,
+    #[serde(default = "code_logout")]
+    code_logout: String,
+    #[serde(default = "code_prank")]
+    code_mark_prank: String,
+    #[serde(default = "code_silent")]
+    code_mark_silent: String,
+    #[serde(default = "prank_threshold")]
+    prank_threshold: u32,
+    #[serde(default = "prank_window")]
+    prank_window_h: u64,
+    #[serde(default = "prank_priority")]
+    prank_priority: i32,
+}
+impl Default for RawAcd {
+    fn default() -> Self {
+        RawAcd {
+            code_pause: code_pause(),
+            code_unpause: code_unpause(),
+            code_logout: code_logout(),
+            code_mark_prank: code_prank(),
+            code_mark_silent: code_silent(),
+            prank_threshold: prank_threshold(),
+            prank_window_h: prank_window(),
+            prank_priority: prank_priority(),
+        }
+    }
+}
+fn code_pause() -> String {
+    "*41".into()
+}
+fn code_unpause() -> String {
+    "*42".into()
+}
+fn code_logout() -> String {
+    "*43".into()
+}
+fn code_prank() -> String {
+    "*51".into()
+}
+fn code_silent() -> String {
+    "*52".into()
+}
+fn prank_threshold() -> u32 {
+    3
+}
+fn prank_window() -> u64 {
+    24
+}
+fn prank_priority() -> i32 {
+    -100
 }
 
 #[derive(Deserialize)]
@@ -317,6 +406,20 @@ struct RawQueue {
     wrapup_s: u64,
     #[serde(default = "default_aging")]
     aging_step_s: u64,
+    #[serde(default = "default_strategy")]
+    strategy: String,
+    #[serde(default = "default_max_no_answer")]
+    max_no_answer: u32,
+    #[serde(default)]
+    widen_to: Option<String>,
+    #[serde(default)]
+    overflow_after_s: Option<u64>,
+}
+fn default_strategy() -> String {
+    "longest-idle".into()
+}
+fn default_max_no_answer() -> u32 {
+    1
 }
 fn default_aging() -> u64 {
     60
@@ -397,7 +500,32 @@ impl RawConfig {
             if q.max_wait_s == 0 {
                 return Err(invalid(key("max_wait_s"), "must be at least 1 second"));
             }
+            let strategy = crate::acd::Strategy::parse(&q.strategy).ok_or_else(|| {
+                invalid(
+                    key("strategy"),
+                    format!(
+                        "{:?} is not one of longest-idle, round-robin, fewest-calls, least-talk-time, random, skill-level",
+                        q.strategy
+                    ),
+                )
+            })?;
+            if strategy == crate::acd::Strategy::RingAll {
+                return Err(invalid(key("strategy"), "ring-all is not implemented yet"));
+            }
+            if q.max_no_answer == 0 {
+                return Err(invalid(key("max_no_answer"), "must be at least 1"));
+            }
+            if q.widen_to.is_some() != q.overflow_after_s.is_some() {
+                return Err(invalid(
+                    key("widen_to"),
+                    "widen_to and overflow_after_s go together",
+                ));
+            }
             queues.push(QueueConfig {
+                strategy,
+                max_no_answer: q.max_no_answer,
+                widen_to: q.widen_to.filter(|w| !w.trim().is_empty()),
+                overflow_after: Duration::from_secs(q.overflow_after_s.unwrap_or(0)),
                 name: q.name,
                 ring_timeout: Duration::from_secs(q.ring_timeout_s),
                 max_wait: Duration::from_secs(q.max_wait_s),
@@ -407,6 +535,14 @@ impl RawConfig {
             });
         }
         for (i, q) in queues.iter().enumerate() {
+            if let Some(w) = &q.widen_to {
+                if !queue_names.contains(w) || w == &q.name {
+                    return Err(invalid(
+                        format!("queue[{i}].widen_to"),
+                        format!("{w:?} is not another queue"),
+                    ));
+                }
+            }
             if let Some(o) = &q.overflow {
                 let is_uri = o.starts_with("sip:") || o.starts_with("sips:");
                 if !is_uri && !queue_names.contains(o) {
@@ -454,10 +590,19 @@ impl RawConfig {
                     return Err(invalid(key("queues"), format!("no queue is named {q:?}")));
                 }
             }
+            for q in s.levels.keys() {
+                if !s.queues.contains(q) {
+                    return Err(invalid(
+                        key("levels"),
+                        format!("{q:?} is not one of the seat's queues"),
+                    ));
+                }
+            }
             seats.push(SeatConfig {
                 user: s.user,
                 password: s.password,
                 queues: s.queues,
+                levels: s.levels,
             });
         }
 
@@ -518,8 +663,47 @@ impl RawConfig {
                 "must be at most 1000 (records wait this long for the disk)",
             ));
         }
+        let a = self.acd;
+        let mut codes = HashSet::new();
+        for (k, c) in [
+            ("acd.code_pause", &a.code_pause),
+            ("acd.code_unpause", &a.code_unpause),
+            ("acd.code_logout", &a.code_logout),
+            ("acd.code_mark_prank", &a.code_mark_prank),
+            ("acd.code_mark_silent", &a.code_mark_silent),
+        ] {
+            if c.is_empty()
+                || !c
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#')
+            {
+                return Err(invalid(
+                    k,
+                    format!("{c:?} is not a dialable code of digits, * and #"),
+                ));
+            }
+            if !codes.insert(c.clone()) {
+                return Err(invalid(k, format!("{c:?} is used for two things")));
+            }
+        }
+        if a.prank_threshold == 0 {
+            return Err(invalid("acd.prank_threshold", "must be at least 1"));
+        }
+        let acd = AcdConfig {
+            code_pause: a.code_pause,
+            code_unpause: a.code_unpause,
+            code_logout: a.code_logout,
+            mark_codes: vec![
+                (a.code_mark_prank, "prank".into()),
+                (a.code_mark_silent, "silent".into()),
+            ],
+            prank_threshold: a.prank_threshold,
+            prank_window: Duration::from_secs(a.prank_window_h * 3600),
+            prank_priority: a.prank_priority,
+        };
         Ok(Config {
             sip,
+            acd,
             seats,
             trunks,
             routes,

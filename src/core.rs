@@ -109,6 +109,11 @@ impl Core {
         &self.b2bua
     }
 
+    /// Feeds the case log's past records in (caller prank history).
+    pub fn load_history<'a>(&mut self, records: impl IntoIterator<Item = &'a Record>) {
+        self.b2bua.load_history(records);
+    }
+
     /// Arrival instants of trunk INVITEs whose seat INVITE went out in the
     /// same input (for the shell's INVITE-to-seat-INVITE histogram).
     pub fn take_offer_marks(&mut self) -> std::vec::Drain<'_, Instant> {
@@ -323,7 +328,7 @@ impl Core {
             ServerMatch::Retransmission | ServerMatch::AckAbsorbed => {
                 self.counters.retransmissions_absorbed += 1;
             }
-            ServerMatch::AckForDialog => self.b2bua.on_dialog_ack(now, &req),
+            ServerMatch::AckForDialog => self.b2bua.on_dialog_ack(now, &mut self.txs, &req),
         }
     }
 

@@ -102,7 +102,7 @@ pub async fn run(
     cfg: Arc<Config>,
     bound: Bound,
     journal: JournalHandle,
-    boot: u32,
+    recovery: crate::caselog::Recovery,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let max = cfg.sip.max_message_bytes;
@@ -126,7 +126,9 @@ pub async fn run(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, boot, seed);
+    let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, recovery.boot, seed);
+    core.load_history(&recovery.records);
+    drop(recovery);
     // Trunk INVITE read -> seat INVITE sent, in microseconds.
     let mut invite_to_seat = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
