@@ -422,7 +422,7 @@ impl B2bua {
             peer: src,
         };
         let qname = self.queue_cfg(queue).name.clone();
-        let pranks = self.recent_pranks(&caller, now);
+        let pranks = self.recent_pranks(caller_key(&caller), now);
         if pranks >= self.cfg.acd.prank_threshold as usize {
             priority = priority.min(self.cfg.acd.prank_priority);
             tracing::info!(case = %case, %caller, pranks, priority, "caller with recent prank calls: lowest priority");
@@ -1590,7 +1590,10 @@ impl B2bua {
                     self.record(now, Some(case), Event::Outcome { mark: mark.clone() });
                     if mark == "prank" {
                         let ms = self.wall_ms(now);
-                        self.pranks.entry(caller).or_default().push_back(ms);
+                        self.pranks
+                            .entry(caller_key(&caller).to_string())
+                            .or_default()
+                            .push_back(ms);
                     }
                     true
                 }
@@ -1700,6 +1703,12 @@ impl B2bua {
             v.make_contiguous().sort_unstable();
         }
     }
+}
+
+/// Who a caller is for their history: the number (user part) of their URI.
+fn caller_key(uri: &str) -> &str {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    rest.split(['@', ';']).next().unwrap_or(rest)
 }
 
 fn seat_state_name(s: &SeatState) -> String {
