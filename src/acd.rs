@@ -152,14 +152,16 @@ struct Waiting {
     skip: Vec<(SeatId, Instant)>,
     /// In the waiting sets (true) or out being offered / elsewhere (false).
     queued: bool,
-    /// The seat ringing with it, if any.
-    ringing: Option<SeatId>,
+    /// The seats ringing with it (several under ring-all).
+    ringing: Vec<SeatId>,
 }
 
+/// Due at the same instant, retry windows end before wrap-ups (the order of
+/// the variants), so a freed seat sees every call it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    WrapUp(SeatId),
     Retry(CallId),
+    WrapUp(SeatId),
 }
 
 /// The distributor.
@@ -283,24 +285,40 @@ impl Acd {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        // First end every retry window that is due, then let each seat
+        // those windows concerned choose (its preferred queue's head), so
+        // no call is matched before an older one it stands behind.
+        let mut freed: Vec<SeatId> = Vec::new();
         while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
                 break;
             }
             self.timers.pop_first();
             match timer {
+                Timer::Retry(call) => {
+                    if let Some(w) = self.calls.get_mut(&call) {
+                        w.skip.retain(|s| {
+                            let keep = s.1 > now;
+                            if !keep {
+                                freed.push(s.0);
+                            }
+                            keep
+                        });
+                    }
+                }
                 Timer::WrapUp(seat) => {
                     if matches!(self.seats[seat].state, SeatState::WrapUp { until } if until <= now)
                     {
                         self.make_available(seat, now);
                     }
                 }
-                Timer::Retry(call) => {
-                    if let Some(w) = self.calls.get_mut(&call) {
-                        w.skip.retain(|s| s.1 > now);
-                        self.match_call(call);
-                    }
-                }
+            }
+        }
+        freed.sort_unstable();
+        freed.dedup();
+        for seat in freed {
+            if self.seats[seat].state == SeatState::Available {
+                self.match_seat(seat);
             }
         }
     }
@@ -431,7 +449,7 @@ impl Acd {
             arrival,
             skip: Vec::new(),
             queued: false,
-            ringing: None,
+            ringing: Vec::new(),
         };
         self.calls.insert(call, w);
         self.queue_in(call);
@@ -507,7 +525,12 @@ impl Acd {
     /// another centre). Frees a seat ringing with it.
     pub fn remove_call(&mut self, call: CallId, now: Instant) {
         self.unqueue(call);
-        if let Some(seat) = self.calls.remove(&call).and_then(|w| w.ringing) {
+        for seat in self
+            .calls
+            .remove(&call)
+            .map(|w| w.ringing)
+            .unwrap_or_default()
+        {
             if self.seats[seat].state == SeatState::Ringing(call) {
                 self.make_available(seat, now);
             }
@@ -520,8 +543,13 @@ impl Acd {
         self.unqueue(call);
     }
 
+    /// (Not while a seat still rings with it.)
     pub fn requeue(&mut self, call: CallId) {
-        if self.calls.get(&call).is_some_and(|w| !w.queued) {
+        if self
+            .calls
+            .get(&call)
+            .is_some_and(|w| !w.queued && w.ringing.is_empty())
+        {
             self.queue_in(call);
             self.match_call(call);
         }
@@ -546,8 +574,42 @@ impl Acd {
         why: OfferFailure,
         now: Instant,
     ) -> SeatState {
-        if let Some(w) = self.calls.get_mut(&call) {
-            w.ringing = None;
+        // Under ring-all other seats may still ring: the call waits for them.
+        let others_ring = match self.calls.get_mut(&call) {
+            Some(w) => {
+                w.ringing.retain(|s| *s != seat);
+                !w.ringing.is_empty()
+            }
+            None => false,
+        };
+        if others_ring {
+            if self.seats[seat].state == SeatState::Ringing(call) {
+                match why {
+                    OfferFailure::NoAnswer => {
+                        self.seats[seat].missed += 1;
+                        let max = self
+                            .calls
+                            .get(&call)
+                            .map(|w| self.queues[w.queues[0]].max_no_answer)
+                            .unwrap_or(1);
+                        if self.seats[seat].missed >= max {
+                            self.set_aside(seat, "no-answer");
+                            return self.seats[seat].state.clone();
+                        }
+                    }
+                    OfferFailure::Unreachable => {
+                        self.set_aside(seat, "unreachable");
+                        return self.seats[seat].state.clone();
+                    }
+                    OfferFailure::Rejected | OfferFailure::Withdrawn => {}
+                }
+                if let Some(w) = self.calls.get_mut(&call) {
+                    w.skip.push((seat, now + self.retry));
+                    self.timers.insert((now + self.retry, Timer::Retry(call)));
+                }
+                self.make_available(seat, now);
+            }
+            return self.seats[seat].state.clone();
         }
         if self.seats[seat].state == SeatState::Ringing(call) {
             let home = self.calls.get(&call).map(|w| w.queues[0]);
@@ -656,8 +718,28 @@ impl Acd {
 
     fn make_offer(&mut self, call: CallId, seat: SeatId) {
         self.unqueue(call);
+        self.ring(call, seat);
+        // Ring-all: every other available seat of the call's queue rings too.
+        let Some(w) = self.calls.get(&call) else {
+            return;
+        };
+        let home = w.queues[0];
+        if self.queues[home].strategy == Strategy::RingAll {
+            let more: Vec<SeatId> = self.queues[home]
+                .available
+                .iter()
+                .map(|k| k.1)
+                .filter(|s| !w.skip.iter().any(|k| k.0 == *s))
+                .collect();
+            for s in more {
+                self.ring(call, s);
+            }
+        }
+    }
+
+    fn ring(&mut self, call: CallId, seat: SeatId) {
         if let Some(w) = self.calls.get_mut(&call) {
-            w.ringing = Some(seat);
+            w.ringing.push(seat);
         }
         self.take_off_available(seat);
         self.seq += 1;

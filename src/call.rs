@@ -88,6 +88,8 @@ struct Call {
     arrived: Instant,
     answered_at: Option<Instant>,
     leg: Option<Leg>,
+    /// More legs ringing at once (ring-all); the first to answer wins.
+    forks: Vec<Leg>,
     /// max_wait passed while a seat was ringing: overflow when that ends.
     overdue: bool,
     /// The outbound leg is the overflow target, not a seat.
@@ -453,6 +455,7 @@ impl B2bua {
             arrived: now,
             answered_at: None,
             leg: None,
+            forks: Vec::new(),
             overdue: false,
             overflowed: false,
             offers: 0,
@@ -889,7 +892,7 @@ impl B2bua {
             .insert(key.clone(), Purpose::LegInvite(id, gen));
         self.by_leg.insert(call_id, id);
         let c = self.calls.get_mut(&id).expect("present");
-        c.leg = Some(Leg {
+        let leg = Leg {
             target,
             dialog,
             invite_tx: key,
@@ -897,7 +900,12 @@ impl B2bua {
             got_response: false,
             ack: None,
             gen,
-        });
+        };
+        if c.leg.is_some() {
+            c.forks.push(leg);
+        } else {
+            c.leg = Some(leg);
+        }
         self.timers.insert((
             now + self.cfg.sip.no_response,
             id,
@@ -1051,12 +1059,7 @@ impl B2bua {
         resp: &Response,
     ) {
         let status = resp.status_code.code();
-        let current = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.leg.as_ref())
-            .is_some_and(|l| l.gen == gen);
-        if !current {
+        if !self.select_leg(id, gen) {
             self.purposes.remove(key);
             return self.on_stray_response(now, resp);
         }
@@ -1147,6 +1150,34 @@ impl B2bua {
         };
         tracing::info!(case = %case, seat = %who, "answered");
         self.record(now, Some(case), Event::Answered { seat: who });
+        // Ring-all: the others stop ringing.
+        let forks = std::mem::take(&mut self.calls.get_mut(&id).expect("present").forks);
+        for f in forks {
+            self.by_leg.remove(&f.dialog.call_id);
+            self.bury_leg(now, txs, f.invite_tx.clone(), f.got_response, f.dialog);
+            if let Target::Seat(s) = f.target {
+                self.acd.offer_failed(id, s, OfferFailure::Withdrawn, now);
+            }
+        }
+    }
+
+    /// Makes the leg of generation `gen` the call's primary leg (swapping a
+    /// ring-all fork forward); false if the call has no such leg.
+    fn select_leg(&mut self, id: CallId, gen: u32) -> bool {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if c.leg.as_ref().is_some_and(|l| l.gen == gen) {
+            return true;
+        }
+        let Some(i) = c.forks.iter().position(|l| l.gen == gen) else {
+            return false;
+        };
+        let fork = c.forks.swap_remove(i);
+        if let Some(old) = c.leg.replace(fork) {
+            c.forks.push(old);
+        }
+        true
     }
 
     /// The current outbound leg will not answer: give it up (CANCEL it if it
@@ -1163,7 +1194,10 @@ impl B2bua {
             return;
         };
         let Some(leg) = c.leg.take() else { return };
-        let overdue = c.overdue;
+        // Under ring-all another leg may still ring: it becomes the primary.
+        c.leg = c.forks.pop();
+        let still_ringing = c.leg.is_some();
+        let overdue = c.overdue && !still_ringing;
         let case = c.case.clone();
         self.by_leg.remove(&leg.dialog.call_id);
         self.bury_leg(
@@ -1240,15 +1274,8 @@ impl B2bua {
     /// A client transaction timed out (timer B/F) or hit a transport error.
     pub fn on_client_timeout(&mut self, now: Instant, txs: &mut Transactions, key: &TxKey) {
         match self.purposes.remove(key) {
-            Some(Purpose::LegInvite(id, gen)) => {
-                let current = self
-                    .calls
-                    .get(&id)
-                    .and_then(|c| c.leg.as_ref())
-                    .is_some_and(|l| l.gen == gen);
-                if current {
-                    self.leg_failed(now, txs, id, OfferFailure::Unreachable, Some(408));
-                }
+            Some(Purpose::LegInvite(id, gen)) if self.select_leg(id, gen) => {
+                self.leg_failed(now, txs, id, OfferFailure::Unreachable, Some(408));
             }
             Some(Purpose::Relay { server, echo_of }) => {
                 self.reply(
@@ -1295,15 +1322,17 @@ impl B2bua {
             let Some(c) = self.calls.get(&id) else {
                 continue;
             };
-            let leg_gen = c.leg.as_ref().map(|l| (l.gen, l.state, l.got_response));
             match timer {
-                CallTimer::Ring(g) => {
-                    if matches!(leg_gen, Some((lg, st, _)) if lg == g && st != LegState::Answered) {
-                        self.leg_failed(now, txs, id, OfferFailure::NoAnswer, None);
+                CallTimer::Ring(g) | CallTimer::NoResponse(g) => {
+                    if !self.select_leg(id, g) {
+                        continue;
                     }
-                }
-                CallTimer::NoResponse(g) => {
-                    if matches!(leg_gen, Some((lg, _, false)) if lg == g) {
+                    let Some(leg) = self.calls.get(&id).and_then(|c| c.leg.as_ref()) else {
+                        continue;
+                    };
+                    if matches!(timer, CallTimer::Ring(_)) && leg.state != LegState::Answered {
+                        self.leg_failed(now, txs, id, OfferFailure::NoAnswer, None);
+                    } else if matches!(timer, CallTimer::NoResponse(_)) && !leg.got_response {
                         self.leg_failed(now, txs, id, OfferFailure::Unreachable, None);
                     }
                 }
@@ -1327,9 +1356,11 @@ impl B2bua {
                     if !has_overflow {
                         tracing::warn!(case = %c.case, "waited max_wait and the queue has no overflow; still waiting");
                     } else if c.leg.is_some() {
-                        // Take it back from the ringing seat, then overflow.
+                        // Take it back from the ringing seat(s), then overflow.
                         c.overdue = true;
-                        self.leg_failed(now, txs, id, OfferFailure::Withdrawn, None);
+                        for _ in 0..=c.forks.len() {
+                            self.leg_failed(now, txs, id, OfferFailure::Withdrawn, None);
+                        }
                     } else {
                         self.overflow(now, txs, id);
                     }
@@ -1450,6 +1481,10 @@ impl B2bua {
         self.by_trunk.remove(&c.trunk.call_id);
         self.by_invite_tx.remove(&c.invite_tx);
         let mut seat_name = None;
+        for f in std::mem::take(&mut c.forks) {
+            self.by_leg.remove(&f.dialog.call_id);
+            self.bury_leg(now, txs, f.invite_tx.clone(), f.got_response, f.dialog);
+        }
         if let Some(leg) = c.leg.take() {
             self.by_leg.remove(&leg.dialog.call_id);
             if let Target::Seat(s) = leg.target {

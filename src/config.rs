@@ -504,14 +504,11 @@ impl RawConfig {
                 invalid(
                     key("strategy"),
                     format!(
-                        "{:?} is not one of longest-idle, round-robin, fewest-calls, least-talk-time, random, skill-level",
+                        "{:?} is not one of longest-idle, round-robin, fewest-calls, least-talk-time, random, skill-level, ring-all",
                         q.strategy
                     ),
                 )
             })?;
-            if strategy == crate::acd::Strategy::RingAll {
-                return Err(invalid(key("strategy"), "ring-all is not implemented yet"));
-            }
             if q.max_no_answer == 0 {
                 return Err(invalid(key("max_no_answer"), "must be at least 1"));
             }

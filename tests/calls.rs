@@ -646,3 +646,37 @@ fn reinvite_passes_through_and_in_dialog_options_is_answered() {
     );
     assert_eq!(ended(&ev)["reason"], "completed");
 }
+
+#[test]
+fn ring_all_rings_every_free_seat_and_cancels_the_rest() {
+    let e = engine(15, 120, "strategy = \"ring-all\"");
+    let (p1, p2) = (free_port(), free_port());
+    register_seat(&e, "op1", p1);
+    register_seat(&e, "op2", p2);
+    // op1 rings and is cancelled once op2 answers.
+    let s1 = Seat::start(&e, "seat_no_answer.xml", p1, 1, &[]);
+    let s2 = Seat::start(&e, "seat_answer.xml", p2, 1, &["-d", "300"]);
+    let r = trunk(&e, "trunk_call.xml", "112", &["-d", "300"]);
+    assert!(r.ok, "trunk: {}\n{}", r.output, e.log());
+    assert!(
+        s2.finish(Duration::from_secs(10)),
+        "op2 did not answer\n{}",
+        e.log()
+    );
+    assert!(
+        s1.finish(Duration::from_secs(10)),
+        "op1 was not cancelled\n{}",
+        e.log()
+    );
+    let all = wait_ended(&e, 1);
+    let ev = one_case(&all);
+    assert_eq!(
+        names(&ev),
+        ["opened", "queued", "offered", "offered", "answered", "ended"]
+    );
+    assert_eq!(ended(&ev)["seat"], "op2");
+    // op1 is free again, not paused: it did nothing wrong.
+    assert!(!all
+        .iter()
+        .any(|v| v["event"] == "seat" && v["seat"] == "op1" && v["state"] == "paused"));
+}

@@ -227,6 +227,26 @@ fn strategies_pick_the_seat_they_promise() {
     assert_eq!(offers(&mut a), vec![(2, 1)]);
 }
 
+#[test]
+fn ring_all_rings_every_free_seat_and_the_first_answer_wins() {
+    let (mut a, t0) = acd(Strategy::RingAll, 3, 1, 1);
+    for s in 0..3 {
+        a.seat_login(s, t0);
+    }
+    a.enqueue(1, 0, 0, t0 + S);
+    let o = offers(&mut a);
+    assert_eq!(o.len(), 3, "{o:?}");
+    // One seat declines: the others keep ringing, the call is not requeued.
+    a.offer_failed(1, 0, OfferFailure::Rejected, t0 + 2 * S);
+    assert!(!a.is_queued(1));
+    assert_eq!(*a.seat_state(0), SeatState::Available);
+    a.answered(1, 2);
+    a.offer_failed(1, 1, OfferFailure::Withdrawn, t0 + 3 * S);
+    assert_eq!(*a.seat_state(1), SeatState::Available);
+    assert_eq!(*a.seat_state(2), SeatState::OnCall(1));
+    assert!(offers(&mut a).is_empty());
+}
+
 // ---------------------------------------------------------------- properties
 
 #[derive(Debug, Clone)]
@@ -266,16 +286,33 @@ fn strategy() -> impl PStrategy<Value = super::Strategy> {
         Just(super::Strategy::LeastTalkTime),
         Just(super::Strategy::Random),
         Just(super::Strategy::SkillLevel),
+        Just(super::Strategy::RingAll),
     ]
 }
 
 /// Checks every invariant against the ACD's state.
 fn check(a: &Acd, live: &HashSet<CallId>, answered: &HashSet<CallId>) {
-    // A seat never holds two calls, a call never rings two seats.
+    // A seat never holds two calls (its state names one); a call is talked
+    // on by one seat at most, and rings one seat unless its queue rings all.
     let mut held = HashSet::new();
     for s in 0..a.seat_count() {
-        if let SeatState::Ringing(c) | SeatState::OnCall(c) = a.seat_state(s) {
-            assert!(held.insert(*c), "call {c} held by two seats");
+        if let SeatState::OnCall(c) = a.seat_state(s) {
+            assert!(held.insert(*c), "call {c} on two seats");
+        }
+    }
+    for s in 0..a.seat_count() {
+        if let SeatState::Ringing(c) = a.seat_state(s) {
+            let ring_all = a
+                .calls
+                .get(c)
+                .is_some_and(|w| a.queues[w.queues[0]].strategy == super::Strategy::RingAll);
+            assert!(
+                !held.contains(c),
+                "call {c} rings a seat while another talks on it"
+            );
+            if !ring_all {
+                assert!(held.insert(*c), "call {c} rings two seats");
+            }
         }
     }
     // No call lost or duplicated: every live call is waiting or ringing, once.
@@ -289,8 +326,8 @@ fn check(a: &Acd, live: &HashSet<CallId>, answered: &HashSet<CallId>) {
         let home_waiting = a.calls.get(c).map(|w| w.queues.len()).unwrap_or(0);
         assert!(
             (waiting == home_waiting && waiting > 0 && ringing == 0)
-                || (waiting == 0 && ringing == 1)
-                || (a.calls.get(c).is_some_and(|w| !w.queued) && ringing <= 1),
+                || (waiting == 0 && ringing >= 1)
+                || a.calls.get(c).is_some_and(|w| !w.queued),
             "call {c}: waiting {waiting}, ringing {ringing}"
         );
         assert!(a.calls.contains_key(c), "call {c} lost");
@@ -325,6 +362,9 @@ proptest! {
         let mut live: HashSet<CallId> = HashSet::new();
         let mut answered: HashSet<CallId> = HashSet::new();
         for op in ops {
+            // Calls already waiting before this step (a call requeued later in
+            // the same step may legitimately stand ahead of an earlier offer).
+            let before: HashSet<CallId> = a.calls.iter().filter(|(_, w)| w.queued).map(|(c, _)| *c).collect();
             match op {
                 Op::Login(s) => a.seat_login(s, now),
                 Op::Logout(s) => a.seat_logout(s),
@@ -337,6 +377,12 @@ proptest! {
                     a.answered(c, s);
                     live.remove(&c);
                     answered.insert(c);
+                    // As the B2BUA does: the other ringing seats are withdrawn.
+                    for o in 0..a.seat_count() {
+                        if *a.seat_state(o) == SeatState::Ringing(c) {
+                            a.offer_failed(c, o, OfferFailure::Withdrawn, now);
+                        }
+                    }
                 },
                 Op::Fail(s, w) => if let SeatState::Ringing(c) = a.seat_state(s).clone() {
                     let why = [OfferFailure::NoAnswer, OfferFailure::Rejected, OfferFailure::Unreachable, OfferFailure::Withdrawn][w as usize];
@@ -372,7 +418,7 @@ proptest! {
                 for q in seat_qs {
                     let from_here = w.queues.contains(&q);
                     for k in &a.queues[q].waiting {
-                        if from_here && k.0 > w.key.0 || from_here && k.0 == w.key.0 && k.1 > w.key.1 {
+                        if from_here && k.0 > w.key.0 || from_here && k.0 == w.key.0 && k.1 > w.key.1 || !before.contains(&k.2) {
                             continue;
                         }
                         let other = &a.calls[&k.2];
