@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of the whole call path on loopback, bounded in time and count.
 #
-#   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS] [--bin PATH] [--keep]
+#   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS]
+#                       [--baseline] [--step] [--bin PATH] [--keep]
 #
 # Builds the release binary, starts the engine with a generated config of N
 # seats, registers every seat with its Contact on one SIPp UAS (which answers
@@ -9,15 +10,26 @@
 # answers, short talk, BYE) and prints one summary: calls attempted,
 # completed, failed, calls/s achieved, setup latency from the trunk's view
 # (p50/p95/p99), the engine's CPU time per call and peak RSS, and the cases in
-# the case log. Everything it starts is stopped at the end.
+# the case log (which must equal the calls that reached the engine).
+#
+# --baseline  also runs Kamailio (installed if missing) as a plain stateful
+#             proxy (tm + rr) from the same SIPp trunk to the same SIPp UAS at
+#             the same rate, and prints siaga112's CPU per call over Kamailio's.
+# --step      raises the rate (100, 200, 400, ... or by 100 past the first
+#             failure) until calls fail or setup p99 passes 200 ms, and
+#             reports the highest rate held with under 0.1 % failed calls.
+# Everything it starts is stopped at the end; nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RATE=100
 CALLS=1000
-SEATS=20
+SEATS=50
 TALK=200
+COMMIT_MS=5
 KEEP=0
+BASELINE=0
+STEP=0
 BIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,18 +37,24 @@ while [ $# -gt 0 ]; do
     --calls) CALLS=$2; shift 2 ;;
     --seats) SEATS=$2; shift 2 ;;
     --talk) TALK=$2; shift 2 ;;
+    --commit-ms) COMMIT_MS=$2; shift 2 ;;
+    --baseline) BASELINE=1; shift ;;
+    --step) STEP=1; shift ;;
     --keep) KEEP=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-command -v sipp >/dev/null 2>&1 || {
-  echo "installing sip-tester (SIPp)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+install() {
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
+command -v sipp >/dev/null 2>&1 || { echo "installing sip-tester (SIPp)"; install sip-tester; }
+if [ "$BASELINE" = 1 ] && ! command -v kamailio >/dev/null 2>&1; then
+  echo "installing kamailio"; install kamailio
+fi
 if [ -z "$BIN" ]; then
   cargo build --release --quiet
   BIN=$PWD/target/release/siaga112
@@ -47,8 +65,9 @@ WORK=$(mktemp -d /tmp/siaga112-load.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/kamailio.pid" ] && kill "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
-  [ "$KEEP" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
+  if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -62,9 +81,59 @@ while True:
     except OSError: pass'
 }
 
+SIPP_COMMON=(-i 127.0.0.1 -nostdin -buff_size 4194304)
+HZ=$(getconf CLK_TCK)
+# CPU ticks (user + system) of the given processes.
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+
+# drive TARGET_PORT UAS_PORT RATE CALLS LABEL PIDS... -> writes $WORK/LABEL.result
+drive() {
+  local target=$1 uas=$2 rate=$3 calls=$4 label=$5; shift 5
+  local dir="$WORK/$label"; mkdir -p "$dir"
+  local limit=$((calls > 20000 ? 20000 : calls)) secs=$((calls / rate + 30))
+  ( cd "$dir" && exec timeout $((secs + 20)) sipp "127.0.0.1:$target" -sn uas -p "$uas" "${SIPP_COMMON[@]}" \
+      -m "$calls" -timeout "${secs}s" >/dev/null 2>&1 ) &
+  local uas_pid=$!
+  sleep 0.3
+  local cpu0 t0 cpu1 t1 rc peak
+  cpu0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
+  set +e
+  ( cd "$dir" && timeout $((secs + 10)) sipp "127.0.0.1:$target" -sf "$SIPP_DIR/trunk_load.xml" -s 112 \
+      -p "$(free_port)" "${SIPP_COMMON[@]}" -r "$rate" -m "$calls" -l "$limit" -d "$TALK" \
+      -timeout "${secs}s" -recv_timeout 10000 -trace_stat -stf trunk_stat.csv -fd 1 \
+      -trace_rtt -rtt_freq 1 >/dev/null 2>"$dir/trunk.err" )
+  rc=$?
+  set -e
+  t1=$(date +%s.%N)
+  sleep 0.5
+  cpu1=$(cpu_ticks "$@")
+  peak=0; for p in "$@"; do peak=$((peak + $(awk '/VmHWM/{print $2}' "/proc/$p/status"))); done
+  kill "$uas_pid" 2>/dev/null || true; wait "$uas_pid" 2>/dev/null || true
+  python3 - "$dir" "$calls" "$rate" "$t0" "$t1" "$cpu0" "$cpu1" "$HZ" "$peak" "$rc" > "$WORK/$label.result" <<'EOF'
+import csv, glob, json, sys
+d, calls, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t0, t1 = float(sys.argv[4]), float(sys.argv[5])
+cpu = (int(sys.argv[7]) - int(sys.argv[6])) / int(sys.argv[8])
+rows = list(csv.reader(open(f"{d}/trunk_stat.csv"), delimiter=';'))
+last = dict(zip(rows[0], rows[-1]))
+ok, failed = int(last.get("SuccessfulCall(C)", 0)), int(last.get("FailedCall(C)", 0))
+started = int(last.get("OutgoingCall(C)", 0) or last.get("TotalCallCreated", 0))
+rtt = []
+for f in glob.glob(f"{d}/trunk_load_*_rtt.csv"):
+    for r in list(csv.reader(open(f), delimiter=';'))[1:]:
+        try: rtt.append(float(r[1]))
+        except (ValueError, IndexError): pass
+rtt.sort()
+q = lambda p: rtt[min(len(rtt) - 1, int(p * len(rtt)))] if rtt else -1.0
+print(json.dumps(dict(calls=calls, rate=rate, started=started, ok=ok, failed=failed,
+    secs=t1 - t0, cpu=cpu, p50=q(.5), p95=q(.95), p99=q(.99), n=len(rtt),
+    peak_kb=int(sys.argv[9]), rc=int(sys.argv[10]))))
+EOF
+}
+
+# ---------------------------------------------------------------- siaga112
 PORT=$(free_port)
 UAS_PORT=$(free_port)
-TRUNK_PORT=$(free_port)
 {
   cat <<EOF
 [sip]
@@ -86,81 +155,114 @@ max_wait_s = 120
 
 [caselog]
 path = "$WORK/cases.jsonl"
-commit_window_ms = 5
+commit_window_ms = $COMMIT_MS
 EOF
   for i in $(seq 1 "$SEATS"); do
     printf '\n[[seat]]\nuser = "s%d"\npassword = "pw"\nqueues = ["emergency"]\n' "$i"
   done
 } > "$WORK/siaga112.toml"
 
-NO_COLOR=1 RUST_LOG=info "$BIN" run --config "$WORK/siaga112.toml" 2> "$WORK/engine.log" &
+NO_COLOR=1 RUST_LOG=${RUST_LOG:-info} "$BIN" run --config "$WORK/siaga112.toml" 2> "$WORK/engine.log" &
 ENGINE=$!
 PIDS+=("$ENGINE")
 for _ in $(seq 1 100); do grep -q "siaga112 is running" "$WORK/engine.log" && break; sleep 0.05; done
-
-SIPP_COMMON=(-i 127.0.0.1 -nostdin -buff_size 4194304)
 for i in $(seq 1 "$SEATS"); do
   timeout 15 sipp "127.0.0.1:$PORT" -sf "$SIPP_DIR/register.xml" -s "s$i" -au "s$i" -ap pw -m 1 \
     -p "$UAS_PORT" "${SIPP_COMMON[@]}" -timeout 10s -timeout_error >/dev/null 2>&1 \
     || { echo "seat s$i did not register" >&2; exit 1; }
 done
 
-LIMIT=$((CALLS > 20000 ? 20000 : CALLS))
-SECS=$(( CALLS / RATE + 30 ))
-( cd "$WORK" && exec timeout $((SECS + 20)) sipp "127.0.0.1:$PORT" -sf "$SIPP_DIR/seat_answer.xml" -p "$UAS_PORT" \
-    "${SIPP_COMMON[@]}" -m "$CALLS" -l "$LIMIT" -timeout "${SECS}s" -recv_timeout 20000 >/dev/null 2>&1 ) &
-PIDS+=("$!")
-sleep 0.3
+summary() { # LABEL NAME
+  python3 - "$WORK/$1.result" "$2" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])); name = sys.argv[2]
+print(f"{name}: {r['calls']} calls offered at {r['rate']}/s")
+print(f"  attempted {r['started']}  completed {r['ok']}  failed {r['failed']} ({100.0*r['failed']/max(r['started'],1):.3f} %)")
+print(f"  achieved {r['ok']/r['secs']:.1f} calls/s over {r['secs']:.1f} s")
+print(f"  setup latency, trunk INVITE -> 200 (ms): p50 {r['p50']:.2f}  p95 {r['p95']:.2f}  p99 {r['p99']:.2f}  (n={r['n']})")
+print(f"  CPU {r['cpu']:.2f} s = {1e6*r['cpu']/max(r['ok'],1):.0f} us per completed call;  peak RSS {r['peak_kb']/1024:.1f} MiB")
+EOF
+}
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$ENGINE/stat"; }
-CPU0=$(cpu_ticks)
-T0=$(date +%s.%N)
-set +e
-( cd "$WORK" && timeout $((SECS + 10)) sipp "127.0.0.1:$PORT" -sf "$SIPP_DIR/trunk_call.xml" -s 112 \
-    -p "$TRUNK_PORT" "${SIPP_COMMON[@]}" -r "$RATE" -m "$CALLS" -l "$LIMIT" -d "$TALK" \
-    -timeout "${SECS}s" -recv_timeout 10000 -trace_stat -stf trunk_stat.csv -fd 1 \
-    -trace_rtt -rtt_freq 1 >/dev/null 2>"$WORK/trunk.err" )
-TRUNK_RC=$?
-set -e
-T1=$(date +%s.%N)
-sleep 1
-CPU1=$(cpu_ticks)
-PEAK_KB=$(awk '/VmHWM/{print $2}' "/proc/$ENGINE/status")
+FAILED=0
+if [ "$STEP" = 1 ]; then
+  best=0; rate=$RATE
+  while :; do
+    drive "$PORT" "$UAS_PORT" "$rate" $((rate * 10)) "step-$rate" "$ENGINE"
+    read -r ok failed started p99 < <(python3 -c "import json;r=json.load(open('$WORK/step-$rate.result'));print(r['ok'],r['failed'],r['started'],r['p99'])")
+    held=$(python3 -c "print(1 if $failed * 1000 < max($started,1) and $p99 <= 200 and $ok > 0 else 0)")
+    printf 'step %5d calls/s: completed %d failed %d setup p99 %s ms -> %s\n' "$rate" "$ok" "$failed" "$p99" \
+      "$([ "$held" = 1 ] && echo held || echo NOT held)"
+    [ "$held" = 1 ] || break
+    best=$rate
+    [ "$rate" -ge 3200 ] && break
+    rate=$((rate * 2))
+  done
+  echo "highest rate held with < 0.1 % failed and setup p99 <= 200 ms: $best calls/s"
+  CALLS_TOTAL=$(cat "$WORK"/step-*.result | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
+else
+  drive "$PORT" "$UAS_PORT" "$RATE" "$CALLS" engine "$ENGINE"
+  summary engine "siaga112 (SIPp trunk -> siaga112 B2BUA -> SIPp UAS, $SEATS seats)"
+  CALLS_TOTAL=$(python3 -c "import json;print(json.load(open('$WORK/engine.result'))['started'])")
+  FAILED=$(python3 -c "import json;r=json.load(open('$WORK/engine.result'));print(1 if r['failed'] or r['rc'] else 0)")
+fi
 kill -TERM "$ENGINE"
 for _ in $(seq 1 100); do kill -0 "$ENGINE" 2>/dev/null || break; sleep 0.05; done
-
+grep -E "trunk INVITE to seat INVITE|case log closed" "$WORK/engine.log" | sed -E 's/^[^ ]+ +INFO siaga112::engine: /  engine: /'
 CASES=$("$BIN" cases --json --config "$WORK/siaga112.toml" | wc -l)
-HZ=$(getconf CLK_TCK)
-python3 - "$WORK" "$CALLS" "$RATE" "$SEATS" "$T0" "$T1" "$CPU0" "$CPU1" "$HZ" "$PEAK_KB" "$CASES" "$TRUNK_RC" <<'EOF'
-import csv, glob, sys
-work, calls, rate, seats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-t0, t1 = float(sys.argv[5]), float(sys.argv[6])
-cpu = (int(sys.argv[8]) - int(sys.argv[7])) / int(sys.argv[9])
-peak_kb, cases, rc = int(sys.argv[10]), int(sys.argv[11]), int(sys.argv[12])
-rows = list(csv.reader(open(glob.glob(f"{work}/trunk_stat.csv")[0]), delimiter=';'))
-last = dict(zip(rows[0], rows[-1]))
-ok = int(last.get("SuccessfulCall(C)", 0)); failed = int(last.get("FailedCall(C)", 0))
-started = int(last.get("TotalCallCreated", 0)) if "TotalCallCreated" in last else int(last.get("OutgoingCall(C)", 0))
-rtt = []
-for f in glob.glob(f"{work}/trunk_call_*_rtt.csv"):
-    for r in list(csv.reader(open(f), delimiter=';'))[1:]:
-        try: rtt.append(float(r[1]))
-        except (ValueError, IndexError): pass
-rtt.sort()
-q = lambda p: rtt[min(len(rtt) - 1, int(p * len(rtt)))] if rtt else float('nan')
-engine_log = open(f"{work}/engine.log").read()
-inv = [l for l in engine_log.splitlines() if "trunk INVITE to seat INVITE" in l]
-def field(line, name):
-    import re
-    m = re.search(name + r"=(\d+)", line); return m.group(1) if m else "?"
-print("siaga112 load test (loopback, SIPp trunk -> engine -> SIPp seat UAS)")
-print(f"  offered:   {calls} calls at {rate} calls/s, {seats} seats")
-print(f"  attempted: {started}   completed: {ok}   failed: {failed}   ({100.0*failed/max(started,1):.3f} % failed)")
-print(f"  achieved:  {ok/(t1-t0):.1f} calls/s over {t1-t0:.1f} s")
-print(f"  setup latency, trunk INVITE -> 200 (ms): p50 {q(0.5):.2f}  p95 {q(0.95):.2f}  p99 {q(0.99):.2f}  (n={len(rtt)})")
-if inv:
-    print(f"  engine INVITE -> seat INVITE (us): p50 {field(inv[-1],'p50_us')}  p99 {field(inv[-1],'p99_us')}  max {field(inv[-1],'max_us')}")
-print(f"  engine CPU: {cpu:.2f} s = {1e6*cpu/max(ok,1):.0f} us per completed call;  peak RSS {peak_kb/1024:.1f} MiB")
-print(f"  cases in the case log: {cases} (calls that reached the engine: {started})")
-sys.exit(0 if (failed == 0 and cases == started and rc == 0) else 1)
+echo "  cases in the case log: $CASES (calls that reached the engine: $CALLS_TOTAL)"
+[ "$CASES" = "$CALLS_TOTAL" ] || FAILED=1
+
+# ---------------------------------------------------------------- Kamailio
+if [ "$BASELINE" = 1 ]; then
+  KPORT=$(free_port)
+  KUAS=$(free_port)
+  MPATH=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)")
+  cat > "$WORK/kamailio.cfg" <<EOF
+#!KAMAILIO
+debug=0
+log_stderror=yes
+fork=yes
+children=2
+listen=udp:127.0.0.1:$KPORT
+disable_tcp=yes
+mpath="$MPATH/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    # In-dialog: by Route if there is one, else by Request-URI (SIPp's
+    # built-in UAS does not echo Record-Route).
+    loose_route();
+    t_relay();
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+  t_check_trans();
+  record_route();
+  \$du = "sip:127.0.0.1:$KUAS";
+  t_relay();
+}
 EOF
+  kamailio -f "$WORK/kamailio.cfg" -c >/dev/null 2>&1 || { echo "kamailio config check failed" >&2; exit 1; }
+  kamailio -f "$WORK/kamailio.cfg" -P "$WORK/kamailio.pid" -w "$WORK" -E 2>"$WORK/kamailio.log"
+  sleep 1
+  KPIDS=$(pgrep -f "kamailio -f $WORK/kamailio.cfg" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  drive "$KPORT" "$KUAS" "$RATE" "$CALLS" kamailio $KPIDS
+  summary kamailio "Kamailio stateful proxy (SIPp trunk -> Kamailio tm+rr -> SIPp UAS)"
+  kill "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
+  python3 - "$WORK/engine.result" "$WORK/kamailio.result" <<'EOF'
+import json, sys
+e, k = (json.load(open(p)) for p in sys.argv[1:3])
+pe, pk = e['cpu'] / max(e['ok'], 1), k['cpu'] / max(k['ok'], 1)
+print(f"CPU per call, siaga112 / Kamailio at {e['rate']} calls/s: {1e6*pe:.0f} us / {1e6*pk:.0f} us = {pe/pk if pk else float('nan'):.2f}")
+EOF
+fi
+exit "$FAILED"
