@@ -96,6 +96,9 @@ drive() {
   local uas_pid=$!
   sleep 0.3
   local cpu0 t0 cpu1 t1 rc peak
+  # Resident memory of the first process every 10 s (flat after warm-up?).
+  ( while kill -0 "$1" 2>/dev/null; do awk '/VmRSS/{print $2}' "/proc/$1/status" >> "$dir/rss.log"; sleep 10; done ) &
+  local sampler=$!
   cpu0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
   set +e
   ( cd "$dir" && timeout $((secs + 10)) sipp "127.0.0.1:$target" -sf "$SIPP_DIR/trunk_load.xml" -s 112 \
@@ -108,7 +111,7 @@ drive() {
   sleep 0.5
   cpu1=$(cpu_ticks "$@")
   peak=0; for p in "$@"; do peak=$((peak + $(awk '/VmHWM/{print $2}' "/proc/$p/status"))); done
-  kill "$uas_pid" 2>/dev/null || true; wait "$uas_pid" 2>/dev/null || true
+  kill "$uas_pid" "$sampler" 2>/dev/null || true; wait "$uas_pid" "$sampler" 2>/dev/null || true
   python3 - "$dir" "$calls" "$rate" "$t0" "$t1" "$cpu0" "$cpu1" "$HZ" "$peak" "$rc" > "$WORK/$label.result" <<'EOF'
 import csv, glob, json, sys
 d, calls, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -125,9 +128,10 @@ for f in glob.glob(f"{d}/trunk_load_*_rtt.csv"):
         except (ValueError, IndexError): pass
 rtt.sort()
 q = lambda p: rtt[min(len(rtt) - 1, int(p * len(rtt)))] if rtt else -1.0
+rss = [int(x) for x in open(f"{d}/rss.log").read().split()] if glob.glob(f"{d}/rss.log") else []
 print(json.dumps(dict(calls=calls, rate=rate, started=started, ok=ok, failed=failed,
     secs=t1 - t0, cpu=cpu, p50=q(.5), p95=q(.95), p99=q(.99), n=len(rtt),
-    peak_kb=int(sys.argv[9]), rc=int(sys.argv[10]))))
+    peak_kb=int(sys.argv[9]), rc=int(sys.argv[10]), rss_kb=rss)))
 EOF
 }
 
@@ -181,6 +185,9 @@ print(f"  attempted {r['started']}  completed {r['ok']}  failed {r['failed']} ({
 print(f"  achieved {r['ok']/r['secs']:.1f} calls/s over {r['secs']:.1f} s")
 print(f"  setup latency, trunk INVITE -> 200 (ms): p50 {r['p50']:.2f}  p95 {r['p95']:.2f}  p99 {r['p99']:.2f}  (n={r['n']})")
 print(f"  CPU {r['cpu']:.2f} s = {1e6*r['cpu']/max(r['ok'],1):.0f} us per completed call;  peak RSS {r['peak_kb']/1024:.1f} MiB")
+rss = r.get('rss_kb', [])
+if len(rss) >= 3:
+    print("  RSS every 10 s (MiB): " + " ".join(f"{x/1024:.1f}" for x in rss))
 EOF
 }
 

@@ -429,7 +429,7 @@ impl B2bua {
             priority = priority.min(self.cfg.acd.prank_priority);
             tracing::info!(case = %case, %caller, pranks, priority, "caller with recent prank calls: lowest priority");
         }
-        tracing::info!(case = %case, %caller, %target, %trunk, queue = %qname, priority, "call arrived");
+        tracing::debug!(case = %case, %caller, %target, %trunk, queue = %qname, priority, "call arrived");
         self.record(
             now,
             Some(case.clone()),
@@ -607,7 +607,7 @@ impl B2bua {
                 self.reply(now, txs, &key, req, 200, "OK", None, &[]);
                 let who = if from_trunk { "caller" } else { "seat" };
                 if let Some(c) = self.calls.get(&id) {
-                    tracing::info!(case = %c.case, by = who, "hang-up");
+                    tracing::debug!(case = %c.case, by = who, "hang-up");
                 }
                 let reason = if self
                     .calls
@@ -826,7 +826,7 @@ impl B2bua {
                     self.offer_marks.push(now);
                 }
                 let case = c.case.clone();
-                tracing::info!(case = %case, seat = %name, "offered");
+                tracing::debug!(case = %case, seat = %name, "offered");
                 self.record(now, Some(case), Event::Offered { seat: name });
             }
         } else {
@@ -1148,7 +1148,7 @@ impl B2bua {
                 "overflow".to_string()
             }
         };
-        tracing::info!(case = %case, seat = %who, "answered");
+        tracing::debug!(case = %case, seat = %who, "answered");
         self.record(now, Some(case), Event::Answered { seat: who });
         // Ring-all: the others stop ringing.
         let forks = std::mem::take(&mut self.calls.get_mut(&id).expect("present").forks);
@@ -1523,7 +1523,7 @@ impl B2bua {
             seat_name = None;
         }
         let queue = Some(self.queue_cfg(c.queue).name.clone());
-        tracing::info!(case = %c.case, ?reason, wait_ms, talk_ms, "case ended");
+        tracing::info!(case = %c.case, caller = %c.caller, called = %c.called, trunk = %c.trunk_name, seat = seat_name.as_deref().unwrap_or("-"), reason = reason.as_str(), wait_ms, talk_ms, "case ended");
         self.record(
             now,
             Some(c.case.clone()),
@@ -1536,7 +1536,6 @@ impl B2bua {
             },
         );
         self.served += 1;
-        let _ = (&c.caller, &c.called, &c.service, &c.trunk_name);
     }
 
     /// The core's hook for a seat whose softphone registered or left.

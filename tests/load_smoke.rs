@@ -25,7 +25,10 @@ fn loadtest_smoke_200_calls() {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("attempted 200  completed 200  failed 0 "), "{text}");
+    assert!(
+        text.contains("attempted 200  completed 200  failed 0 "),
+        "{text}"
+    );
     assert!(
         text.contains("cases in the case log: 200 (calls that reached the engine: 200)"),
         "{text}"

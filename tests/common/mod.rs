@@ -124,7 +124,7 @@ impl Engine {
             .env(
                 "RUST_LOG",
                 std::env::var("SIAGA_TEST_LOG")
-                    .unwrap_or_else(|_| "info,siaga112::caselog=debug".into()),
+                    .unwrap_or_else(|_| "info,siaga112::caselog=debug,siaga112::call=debug".into()),
             )
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
