@@ -43,6 +43,28 @@ struct Dialog {
     peer: Peer,
 }
 
+impl Dialog {
+    /// Our side of a dialog that `req` (a dialog-creating INVITE we answer
+    /// with `tag`) starts: the route set is its Record-Route, in order.
+    fn answering(req: &Request, tag: &str, peer: Peer) -> Dialog {
+        let h = |n| header(&req.headers, n).unwrap_or("").to_string();
+        let from = h("From");
+        let remote_target = match header(&req.headers, "Contact").map(uri_in) {
+            Some(c) if !c.is_empty() => c.to_string(),
+            _ => uri_in(&from).to_string(),
+        };
+        Dialog {
+            call_id: h("Call-ID"),
+            local: format!("{};tag={tag}", h("To")),
+            remote: from,
+            remote_target,
+            routes: record_routes(&req.headers),
+            cseq: 0,
+            peer,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LegState {
     Calling,
@@ -305,6 +327,22 @@ impl B2bua {
         self.calls.len()
     }
 
+    /// Sizes of every per-call table (for leak checks): calls, trunk and
+    /// leg indexes, INVITE index, client-transaction purposes, zombies,
+    /// feature calls, timers.
+    pub fn table_sizes(&self) -> [usize; 8] {
+        [
+            self.calls.len(),
+            self.by_trunk.len(),
+            self.by_leg.len(),
+            self.by_invite_tx.len(),
+            self.purposes.len(),
+            self.zombies.len(),
+            self.feature_calls.len(),
+            self.timers.len(),
+        ]
+    }
+
     pub fn poll_record(&mut self) -> Option<Record> {
         self.records.pop_front()
     }
@@ -392,37 +430,12 @@ impl B2bua {
         let id = self.next_call;
         let case = self.case_ids.next();
         let local_tag = self.token();
-        let h = |n| header(&req.headers, n).unwrap_or("").to_string();
-        let (from, to, call_id) = (h("From"), h("To"), h("Call-ID"));
-        let contact = header(&req.headers, "Contact")
-            .map(uri_in)
-            .unwrap_or("")
-            .to_string();
+        let dialog = Dialog::answering(&req, &local_tag, src);
+        let call_id = dialog.call_id.clone();
         let caller = header(&req.headers, "P-Asserted-Identity")
             .map(uri_in)
-            .unwrap_or_else(|| uri_in(&from))
+            .unwrap_or_else(|| uri_in(&dialog.remote))
             .to_string();
-        let routes: Vec<String> = req
-            .headers
-            .iter()
-            .filter_map(|h| match h {
-                Header::RecordRoute(r) => Some(r.value().to_string()),
-                _ => None,
-            })
-            .collect();
-        let dialog = Dialog {
-            call_id: call_id.clone(),
-            local: format!("{to};tag={local_tag}"),
-            remote: from,
-            remote_target: if contact.is_empty() {
-                uri_in(&h("From")).to_string()
-            } else {
-                contact
-            },
-            routes,
-            cseq: 0,
-            peer: src,
-        };
         let qname = self.queue_cfg(queue).name.clone();
         let pranks = self.recent_pranks(caller_key(&caller), now);
         if pranks >= self.cfg.acd.prank_threshold as usize {
@@ -1487,6 +1500,8 @@ impl B2bua {
         }
         if let Some(leg) = c.leg.take() {
             self.by_leg.remove(&leg.dialog.call_id);
+            // An answered leg kept its INVITE's purpose for 2xx retransmissions.
+            self.purposes.remove(&leg.invite_tx);
             if let Target::Seat(s) = leg.target {
                 seat_name = Some(self.acd.seat_name(s).to_string());
             }
@@ -1660,24 +1675,8 @@ impl B2bua {
         }
         // Answer (media inactive) and hang up as soon as the seat ACKs.
         let tag = self.token();
-        let h = |n| header(&req.headers, n).unwrap_or("").to_string();
-        let contact = header(&req.headers, "Contact")
-            .map(uri_in)
-            .unwrap_or("")
-            .to_string();
-        let dialog = Dialog {
-            call_id: h("Call-ID"),
-            local: format!("{};tag={tag}", h("To")),
-            remote: h("From"),
-            remote_target: if contact.is_empty() {
-                uri_in(&h("From")).to_string()
-            } else {
-                contact
-            },
-            routes: Vec::new(),
-            cseq: 0,
-            peer: src,
-        };
+        let mut dialog = Dialog::answering(&req, &tag, src);
+        dialog.routes.clear();
         let ip = self.local_for(src.transport).ip();
         let sdp = format!(
             "v=0\r\no=siaga112 1 1 IN IP4 {ip}\r\ns=siaga112\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 8\r\na=inactive\r\n"
@@ -1778,15 +1777,20 @@ fn strip_tag(value: &str) -> String {
     out
 }
 
-fn record_routes_reversed(resp: &Response) -> Vec<String> {
-    let mut r: Vec<String> = resp
-        .headers
+/// The Record-Route values of a message, in order.
+fn record_routes(headers: &sip::rsip::Headers) -> Vec<String> {
+    headers
         .iter()
         .filter_map(|h| match h {
             Header::RecordRoute(r) => Some(r.value().to_string()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// A UAC's route set: the response's Record-Route, reversed (RFC 3261 §12.1.2).
+fn record_routes_reversed(resp: &Response) -> Vec<String> {
+    let mut r = record_routes(&resp.headers);
     r.reverse();
     r
 }
