@@ -15,4 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-cargo test --all-targets "$@"
+# The end-to-end tests start the engine and SIPp processes; on a 2-core CI
+# machine four at a time keeps every run well inside its timeouts.
+# (RUST_TEST_THREADS, not --test-threads: the criterion benches run as tests too.)
+RUST_TEST_THREADS=${RUST_TEST_THREADS:-4} cargo test --all-targets "$@"
