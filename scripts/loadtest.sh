@@ -196,9 +196,9 @@ if [ "$STEP" = 1 ]; then
   best=0; rate=$RATE
   while :; do
     drive "$PORT" "$UAS_PORT" "$rate" $((rate * 10)) "step-$rate" "$ENGINE"
-    read -r ok failed started p99 < <(python3 -c "import json;r=json.load(open('$WORK/step-$rate.result'));print(r['ok'],r['failed'],r['started'],r['p99'])")
+    read -r ok failed started p99 achieved < <(python3 -c "import json;r=json.load(open('$WORK/step-$rate.result'));print(r['ok'],r['failed'],r['started'],r['p99'],round(r['ok']/r['secs'],1))")
     held=$(python3 -c "print(1 if $failed * 1000 < max($started,1) and $p99 <= 200 and $ok > 0 else 0)")
-    printf 'step %5d calls/s: completed %d failed %d setup p99 %s ms -> %s\n' "$rate" "$ok" "$failed" "$p99" \
+    printf 'step %5d calls/s: completed %d failed %d achieved %s calls/s setup p99 %s ms -> %s\n' "$rate" "$ok" "$failed" "$achieved" "$p99" \
       "$([ "$held" = 1 ] && echo held || echo NOT held)"
     [ "$held" = 1 ] || break
     best=$rate
