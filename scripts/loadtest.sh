@@ -215,7 +215,7 @@ else
 fi
 kill -TERM "$ENGINE"
 for _ in $(seq 1 100); do kill -0 "$ENGINE" 2>/dev/null || break; sleep 0.05; done
-grep -E "trunk INVITE to seat INVITE|case log closed" "$WORK/engine.log" | sed -E 's/^[^ ]+ +INFO siaga112::engine: /  engine: /'
+grep -E "trunk INVITE to seat INVITE|routed to a seat|case log closed" "$WORK/engine.log" | sed -E 's/^[^ ]+ +INFO siaga112::engine: /  engine: /'
 CASES=$("$BIN" cases --json --config "$WORK/siaga112.toml" | wc -l)
 echo "  cases in the case log: $CASES (calls that reached the engine: $CALLS_TOTAL)"
 [ "$CASES" = "$CALLS_TOTAL" ] || FAILED=1

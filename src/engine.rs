@@ -132,6 +132,11 @@ pub async fn run(
     // Trunk INVITE read -> seat INVITE sent, in microseconds.
     let mut invite_to_seat = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Core time (ns) of a trunk INVITE routed straight to a seat: parse,
+    // transaction, B2BUA and the ACD's decision, without socket I/O.
+    let mut routing = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut input_cost: Option<std::time::Duration> = None;
     tokio::pin!(shutdown);
     tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
     loop {
@@ -148,12 +153,19 @@ pub async fn run(
         for arrived in core.take_offer_marks() {
             let us = sent.saturating_duration_since(arrived).as_micros() as u64;
             let _ = invite_to_seat.record(us.max(1));
+            if let Some(cost) = input_cost {
+                let _ = routing.record((cost.as_nanos() as u64).max(1));
+            }
         }
+        input_cost = None;
         tokio::select! {
             ev = ev_rx.recv() => {
                 let now = Instant::now();
                 match ev {
-                    Some(Event::Message { peer, data, at }) => core.handle_receive(at.min(now), peer, &data),
+                    Some(Event::Message { peer, data, at }) => {
+                        core.handle_receive(at.min(now), peer, &data);
+                        input_cost = Some(now.elapsed());
+                    }
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
                     }
@@ -182,6 +194,13 @@ pub async fn run(
             p99_us = invite_to_seat.value_at_quantile(0.99),
             max_us = invite_to_seat.max(),
             "trunk INVITE to seat INVITE (seats free)"
+        );
+        tracing::info!(
+            calls = routing.len(),
+            p50_ns = routing.value_at_quantile(0.5),
+            p99_ns = routing.value_at_quantile(0.99),
+            max_ns = routing.max(),
+            "core time of a trunk INVITE routed to a seat"
         );
     }
     let c = &core.counters;
