@@ -431,12 +431,13 @@ pub fn stamp_via(value: &str, src: SocketAddr) -> Option<String> {
     if !need_received && !via.has_rport {
         return None;
     }
-    let first_len = value.split(',').next()?.len();
-    let (first, rest) = value.split_at(first_len);
+    // The first entry as top_via saw it (trimmed): its params are a suffix.
+    let first_raw = value.split(',').next()?;
+    let first = first_raw.trim();
+    let rest = &value[first_raw.len()..];
     let mut out = String::with_capacity(value.len() + 32);
     // Keep everything but an old received and an empty rport.
-    let head_len = first.len() - via.params.len();
-    out.push_str(first[..head_len].trim_end());
+    out.push_str(first[..first.len() - via.params.len()].trim_end());
     for p in via.params.split(';').skip(1) {
         let key = p.split('=').next().unwrap_or("").trim();
         if key.eq_ignore_ascii_case("received") || key.eq_ignore_ascii_case("rport") {

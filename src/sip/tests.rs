@@ -250,3 +250,28 @@ fn service_urns_are_request_targets() {
         assert_eq!(request_target(&u), want, "{uri} parsed as {u:?}");
     }
 }
+
+proptest! {
+    #[test]
+    fn header_helpers_never_panic(v in "\\PC{0,80}", port in 1u16..65535) {
+        let src = SocketAddr::from(([192, 0, 2, 1], port));
+        let _ = stamp_via(&v, src);
+        let _ = top_via(&v).map(|t| (t.port(), t.host().len()));
+        let _ = response_peer(&v, Peer::udp(src));
+        let _ = tag_of(&v);
+        let _ = parse_cseq(&v);
+        // Multi-byte characters next to trailing space in the first entry.
+        let tricky = format!("SIP/2.0/UDP h\u{e9}st;branch=z9hG4bK\u{e9}\u{e9} {v}, SIP/2.0/UDP x");
+        let _ = stamp_via(&tricky, src);
+    }
+}
+
+#[test]
+fn stamp_via_keeps_a_trailing_space_entry_intact() {
+    let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    let v = "SIP/2.0/UDP h\u{e9}st;branch=z9hG4bK\u{e9}\u{e9} , SIP/2.0/UDP x";
+    assert_eq!(
+        stamp_via(v, src).unwrap(),
+        "SIP/2.0/UDP h\u{e9}st;branch=z9hG4bK\u{e9}\u{e9};received=192.0.2.7, SIP/2.0/UDP x"
+    );
+}
