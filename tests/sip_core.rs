@@ -7,23 +7,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 fn engine() -> Engine {
-    Engine::start("", SEATS_AND_QUEUE)
+    Engine::start("", &seats_and_queue())
 }
 
-const SEATS_AND_QUEUE: &str = r#"
-[[queue]]
-name = "emergency"
-
-[[seat]]
-user = "op1"
-password = "secret1"
-queues = ["emergency"]
-
-[[seat]]
-user = "op2"
-password = "secret2"
-queues = ["emergency"]
-"#;
+/// The seats of `common::SEATS` serve this queue.
+fn seats_and_queue() -> String {
+    format!("[[queue]]\nname = \"emergency\"\n{SEATS}")
+}
 
 #[test]
 fn sipp_seat_registers_with_digest_over_udp_and_tcp() {
@@ -159,7 +149,7 @@ fn sha256_digest_registers_end_to_end() {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
-    let e = Engine::start("digest_algorithms = [\"SHA-256\"]", SEATS_AND_QUEUE);
+    let e = Engine::start("digest_algorithms = [\"SHA-256\"]", &seats_and_queue());
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let port = s.local_addr().unwrap().port();

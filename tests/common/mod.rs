@@ -68,21 +68,6 @@ password = "secret3"
 queues = ["emergency"]
 "#;
 
-pub const ROUTING: &str = r#"
-[[trunk]]
-name = "telco-a"
-peers = ["127.0.0.1/32"]
-
-[[route]]
-match = ["112", "urn:service:sos", "urn:service:sos.*"]
-queue = "emergency"
-
-[[queue]]
-name = "emergency"
-ring_timeout_s = 15
-max_wait_s = 120
-"#;
-
 impl Engine {
     /// Starts the engine with `[sip]` on a free port plus `rest` (seats,
     /// trunks, queues...). `sip_extra` lines go inside `[sip]`.
