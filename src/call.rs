@@ -142,6 +142,8 @@ enum Purpose {
     Relay {
         server: TxKey,
         echo_of: Box<Request>,
+        /// The Call-ID of the dialog we sent it on (the other leg's).
+        sent_on: String,
     },
 }
 
@@ -701,7 +703,20 @@ impl B2bua {
         id: CallId,
         from_trunk: bool,
     ) {
-        let glare = self.purposes.values().any(|p| matches!(p, Purpose::Relay { echo_of, .. } if header(&echo_of.headers, "Call-ID") == header(&req.headers, "Call-ID") && req.method == sip::rsip::Method::Invite && echo_of.method == sip::rsip::Method::Invite));
+        // Glare (RFC 3261 §14.2): a re-INVITE on a dialog where one of ours
+        // is still pending, or where the same side's last one is not answered.
+        let call_id = header(&req.headers, "Call-ID").unwrap_or("");
+        let glare = req.method == sip::rsip::Method::Invite
+            && self.purposes.values().any(|p| match p {
+                Purpose::Relay {
+                    echo_of, sent_on, ..
+                } => {
+                    echo_of.method == sip::rsip::Method::Invite
+                        && (sent_on == call_id
+                            || header(&echo_of.headers, "Call-ID") == Some(call_id))
+                }
+                _ => false,
+            });
         let Some(c) = self.calls.get(&id) else { return };
         let answered = matches!(c.state, CallState::Answered | CallState::Talking);
         if !answered || c.leg.as_ref().is_none_or(|l| l.state != LegState::Answered) {
@@ -739,6 +754,7 @@ impl B2bua {
                 Purpose::Relay {
                     server: key,
                     echo_of: Box::new(req.clone()),
+                    sent_on: d.call_id.clone(),
                 },
             );
         }
@@ -949,7 +965,9 @@ impl B2bua {
         }
         match purpose {
             Purpose::Fire => {}
-            Purpose::Relay { server, echo_of } => {
+            Purpose::Relay {
+                server, echo_of, ..
+            } => {
                 if status < 200 {
                     return;
                 }
@@ -1290,7 +1308,9 @@ impl B2bua {
             Some(Purpose::LegInvite(id, gen)) if self.select_leg(id, gen) => {
                 self.leg_failed(now, txs, id, OfferFailure::Unreachable, Some(408));
             }
-            Some(Purpose::Relay { server, echo_of }) => {
+            Some(Purpose::Relay {
+                server, echo_of, ..
+            }) => {
                 self.reply(
                     now,
                     txs,

@@ -170,7 +170,9 @@ fn register(sim: &mut Sim) {
 
 const SDP: &str = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n";
 
-fn one_call(sim: &mut Sim, n: u32) {
+/// Sets a call up to talking; returns the To the trunk must use and the
+/// seat's INVITE as received.
+fn talking(sim: &mut Sim, n: u32) -> (String, String) {
     let invite = format!(
         "INVITE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKinv{n}\r\n\
          From: <sip:+6281{n}@{TRUNK}>;tag=t{n}\r\nTo: <sip:112@127.0.0.1>\r\nCall-ID: call{n}\r\nCSeq: 1 INVITE\r\n\
@@ -204,6 +206,16 @@ fn one_call(sim: &mut Sim, n: u32) {
          From: <sip:+6281{n}@{TRUNK}>;tag=t{n}\r\nTo: {to}\r\nCall-ID: call{n}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
     );
     sim.send(TRUNK, &ack);
+    (to, seat_invite)
+}
+
+fn one_call(sim: &mut Sim, n: u32) {
+    let (to, seat_invite) = talking(sim, n);
+    let ack = format!(
+        "ACK sip:siaga112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKack{n}\r\n\
+         From: <sip:+6281{n}@{TRUNK}>;tag=t{n}\r\nTo: {to}\r\nCall-ID: call{n}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    let _ = &seat_invite;
     sim.advance(Duration::from_millis(300));
     let bye = ack
         .replace("ACK ", "BYE ")
@@ -243,4 +255,55 @@ fn a_thousand_calls_leave_no_state_behind() {
         "calls, by_trunk, by_leg, by_invite_tx, purposes, zombies, feature_calls, timers"
     );
     assert_eq!(sim.core.transactions().len(), (0, 0));
+}
+
+#[test]
+fn crossing_reinvites_get_491_and_the_first_goes_through() {
+    let mut sim = Sim::new();
+    register(&mut sim);
+    let (to, seat_invite) = talking(&mut sim, 7);
+    // The trunk puts the call on hold: relayed to the seat.
+    let reinvite = format!(
+        "INVITE sip:siaga112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKre7\r\n\
+         From: <sip:+62817@{TRUNK}>;tag=t7\r\nTo: {to}\r\nCall-ID: call7\r\nCSeq: 2 INVITE\r\n\
+         Contact: <sip:trunk@{TRUNK}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    );
+    sim.send(TRUNK, &reinvite);
+    let relayed = sim
+        .take(SEAT)
+        .into_iter()
+        .find(|m| m.starts_with("INVITE "))
+        .expect("relayed to the seat");
+    assert_eq!(header(&relayed, "Call-ID"), header(&seat_invite, "Call-ID"));
+    // Meanwhile the seat sends its own re-INVITE on the same dialog: glare.
+    let seat_reinvite = format!(
+        "INVITE sip:siaga112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {SEAT};branch=z9hG4bKsre7\r\n\
+         From: {};tag=s7\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 INVITE\r\nContact: <sip:op1@{SEAT}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        header(&seat_invite, "To"),
+        header(&seat_invite, "From"),
+        header(&seat_invite, "Call-ID"),
+        SDP.len()
+    );
+    sim.send(SEAT, &seat_reinvite);
+    let to_seat = sim.take(SEAT);
+    assert!(
+        to_seat.iter().any(|m| m.starts_with("SIP/2.0 491")),
+        "{to_seat:?}"
+    );
+    assert!(
+        sim.take(TRUNK).iter().all(|m| !m.starts_with("INVITE ")),
+        "not relayed to the trunk"
+    );
+    // The seat answers the relayed hold: the trunk gets the 200 and the seat an ACK.
+    sim.send(SEAT, &answer(&relayed, "200 OK", "s7", SDP));
+    assert!(sim
+        .take(TRUNK)
+        .iter()
+        .any(|m| m.starts_with("SIP/2.0 200") && m.contains("CSeq: 2 INVITE")));
+    assert!(sim
+        .take(SEAT)
+        .iter()
+        .any(|m| m.starts_with("ACK ") && m.contains("CSeq: 2 ACK")));
 }
