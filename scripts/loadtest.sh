@@ -258,7 +258,7 @@ request_route {
 }
 EOF
   kamailio -f "$WORK/kamailio.cfg" -c >/dev/null 2>&1 || { echo "kamailio config check failed" >&2; exit 1; }
-  kamailio -f "$WORK/kamailio.cfg" -P "$WORK/kamailio.pid" -w "$WORK" -E 2>"$WORK/kamailio.log"
+  kamailio -f "$WORK/kamailio.cfg" -m 1024 -M 16 -P "$WORK/kamailio.pid" -w "$WORK" -E 2>"$WORK/kamailio.log"
   sleep 1
   KPIDS=$(pgrep -f "kamailio -f $WORK/kamailio.cfg" | tr '\n' ' ')
   # shellcheck disable=SC2086

@@ -9,12 +9,16 @@ use crate::sip::{ConnId, Peer, Transport};
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use udp::{RecvBatch, SendQueue, Sent, BATCH};
+
+mod udp;
 
 /// Something that happened on a socket, for the core.
 #[derive(Debug)]
@@ -109,13 +113,15 @@ pub async fn run(
     let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(16384);
     let conns = Arc::new(Connections::default());
 
-    for sock in &bound.udp {
-        tokio::spawn(udp_reader(sock.clone(), ev_tx.clone(), max));
-    }
     for listener in bound.tcp {
         tokio::spawn(tcp_acceptor(listener, ev_tx.clone(), conns.clone(), max));
     }
-    let udp = bound.udp.first().cloned();
+    // UDP is read and written here, in batches, not by tasks: see `udp`.
+    let udp = bound.udp;
+    // One byte more than the limit tells an oversized datagram from a full one.
+    let mut inbox = RecvBatch::new(65536.max(max + 1));
+    let mut outbox = SendQueue::default();
+    let mut next_socket = 0usize;
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -136,35 +142,81 @@ pub async fn run(
     // transaction, B2BUA and the ACD's decision, without socket I/O.
     let mut routing = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut input_cost: Option<std::time::Duration> = None;
+    // Arrivals of trunk INVITEs whose seat INVITE waits in the outbox.
+    let mut offers: Vec<Instant> = Vec::new();
+    let mut failed: Vec<SocketAddr> = Vec::new();
+    let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(sleep);
     tokio::pin!(shutdown);
     tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
     loop {
-        let deadline = loop {
-            match core.poll_output() {
-                Output::Transmit { peer, data } => {
-                    transmit(&udp, &conns, &ev_tx, peer, data, max).await;
-                }
-                Output::Record(r) => journal.append(r),
-                Output::Timeout(at) => break at,
-            }
-        };
+        let deadline = drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
+        if let Some(sock) = udp.first() {
+            flush(sock, &mut outbox, &mut failed).await;
+        } else {
+            outbox.clear();
+        }
         let sent = Instant::now();
-        for arrived in core.take_offer_marks() {
+        for arrived in offers.drain(..) {
             let us = sent.saturating_duration_since(arrived).as_micros() as u64;
             let _ = invite_to_seat.record(us.max(1));
-            if let Some(cost) = input_cost {
-                let _ = routing.record((cost.as_nanos() as u64).max(1));
-            }
         }
-        input_cost = None;
+        if !failed.is_empty() {
+            for addr in failed.drain(..) {
+                core.handle_transport_error(sent, addr);
+            }
+            continue;
+        }
+        let deadline = tokio::time::Instant::from_std(deadline);
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
         tokio::select! {
+            i = readable(&udp, next_socket) => {
+                next_socket = i + 1;
+                let sock = &udp[i];
+                let mut got = 0;
+                let read = sock.try_io(Interest::READABLE, || {
+                    got = inbox.recv(sock.as_raw_fd())?;
+                    if got < BATCH {
+                        // A short batch: the queue is empty. Dropping the
+                        // readiness here saves a read that would only say
+                        // EAGAIN; the next datagram is a new edge.
+                        Err(std::io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = read {
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        // ICMP errors surface here on some systems; keep serving.
+                        tracing::debug!(error = %e, "UDP receive error");
+                    }
+                }
+                let now = Instant::now();
+                for j in 0..got {
+                    let Some((Some(from), data)) = inbox.get(j) else { continue };
+                    let started = Instant::now();
+                    core.handle_receive(now, Peer::udp(from), data);
+                    let cost = started.elapsed();
+                    for arrived in core.take_offer_marks() {
+                        offers.push(arrived);
+                        let _ = routing.record((cost.as_nanos() as u64).max(1));
+                    }
+                    // Each input's outputs in order, before the next input.
+                    drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
+                }
+            }
             ev = ev_rx.recv() => {
                 let now = Instant::now();
                 match ev {
                     Some(Event::Message { peer, data, at }) => {
                         core.handle_receive(at.min(now), peer, &data);
-                        input_cost = Some(now.elapsed());
+                        let cost = now.elapsed();
+                        for arrived in core.take_offer_marks() {
+                            offers.push(arrived);
+                            let _ = routing.record((cost.as_nanos() as u64).max(1));
+                        }
                     }
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
@@ -173,7 +225,7 @@ pub async fn run(
                     None => break,
                 }
             }
-            _ = tokio::time::sleep_until(deadline.into()) => core.handle_timeout(Instant::now()),
+            _ = &mut sleep => core.handle_timeout(Instant::now()),
             _ = &mut shutdown => break,
         }
     }
@@ -215,85 +267,109 @@ pub async fn run(
     Ok(())
 }
 
-async fn transmit(
-    udp: &Option<Arc<UdpSocket>>,
+/// Carries out what the core has to do until it only waits: UDP datagrams
+/// go to the outbox, TCP messages to their connection, records to the case
+/// log. Returns when the core next wants the clock.
+fn drain(
+    core: &mut Core,
+    outbox: &mut SendQueue,
+    journal: &JournalHandle,
+    conns: &Arc<Connections>,
+    ev_tx: &mpsc::Sender<Event>,
+    max: usize,
+) -> Instant {
+    loop {
+        match core.poll_output() {
+            Output::Transmit { peer, data } => match peer.transport {
+                Transport::Udp => outbox.push(peer.addr, data),
+                Transport::Tcp => transmit_tcp(conns, ev_tx, peer, data, max),
+            },
+            Output::Record(r) => journal.append(r),
+            Output::Timeout(at) => return at,
+        }
+    }
+}
+
+/// Sends the outbox, a batch per system call; waits while the socket
+/// buffer is full. Addresses that cannot be reached land in `failed`.
+async fn flush(sock: &UdpSocket, outbox: &mut SendQueue, failed: &mut Vec<SocketAddr>) {
+    while !outbox.is_empty() {
+        let sent = sock.try_io(Interest::WRITABLE, || match outbox.send(sock.as_raw_fd()) {
+            Sent::WouldBlock => Err(std::io::ErrorKind::WouldBlock.into()),
+            other => Ok(other),
+        });
+        match sent {
+            Ok(Sent::Failed(to, e)) => {
+                tracing::debug!(%to, error = %e, "UDP send failed");
+                failed.push(to);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Err(e) = sock.writable().await {
+                    tracing::warn!(error = %e, "UDP socket failed: datagrams dropped");
+                    outbox.clear();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "UDP send failed: datagrams dropped");
+                outbox.clear();
+            }
+        }
+    }
+}
+
+/// The index of a UDP socket with datagrams waiting, trying `from` first so
+/// that a busy socket cannot starve the others.
+fn readable(
+    socks: &[Arc<UdpSocket>],
+    from: usize,
+) -> impl std::future::Future<Output = usize> + '_ {
+    std::future::poll_fn(move |cx| {
+        let n = socks.len();
+        for k in 0..n {
+            let i = (from + k) % n;
+            if socks[i].poll_recv_ready(cx).is_ready() {
+                return std::task::Poll::Ready(i);
+            }
+        }
+        std::task::Poll::Pending
+    })
+}
+
+fn transmit_tcp(
     conns: &Arc<Connections>,
     ev_tx: &mpsc::Sender<Event>,
     peer: Peer,
     data: Bytes,
     max: usize,
 ) {
-    match peer.transport {
-        Transport::Udp => {
-            let Some(sock) = udp else { return };
-            let sent = match sock.try_send_to(&data, peer.addr) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    sock.send_to(&data, peer.addr).await
-                }
-                r => r,
-            };
-            if let Err(e) = sent {
-                tracing::debug!(to = %peer.addr, error = %e, "UDP send failed");
-                let _ = ev_tx.try_send(Event::TransportError(peer.addr));
+    let id = peer
+        .conn
+        .filter(|id| conns.writers.contains_key(id))
+        .or_else(|| conns.by_addr.get(&peer.addr).map(|e| *e.value()));
+    if let Some(id) = id {
+        if let Some(w) = conns.writers.get(&id) {
+            if w.send(data.clone()).is_ok() {
+                return;
             }
-        }
-        Transport::Tcp => {
-            let id = peer
-                .conn
-                .filter(|id| conns.writers.contains_key(id))
-                .or_else(|| conns.by_addr.get(&peer.addr).map(|e| *e.value()));
-            if let Some(id) = id {
-                if let Some(w) = conns.writers.get(&id) {
-                    if w.send(data.clone()).is_ok() {
-                        return;
-                    }
-                }
-            }
-            // No live connection: open one (RFC 3261 §18.2.2).
-            let (ev_tx, conns) = (ev_tx.clone(), conns.clone());
-            tokio::spawn(async move {
-                match TcpStream::connect(peer.addr).await {
-                    Ok(stream) => {
-                        let (w_tx, w_rx) = mpsc::unbounded_channel();
-                        let _ = w_tx.send(data);
-                        let id = conns.add(peer.addr, w_tx);
-                        tcp_connection(stream, peer.addr, id, w_rx, ev_tx, conns, max).await;
-                    }
-                    Err(e) => {
-                        tracing::debug!(to = %peer.addr, error = %e, "TCP connect failed");
-                        let _ = ev_tx.send(Event::TransportError(peer.addr)).await;
-                    }
-                }
-            });
         }
     }
-}
-
-async fn udp_reader(sock: Arc<UdpSocket>, ev_tx: mpsc::Sender<Event>, max: usize) {
-    // One byte more than the limit tells an oversized datagram from a full one.
-    let mut buf = vec![0u8; 65536.max(max + 1)];
-    loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, addr)) => {
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                if ev_tx
-                    .send(Event::Message {
-                        peer: Peer::udp(addr),
-                        data,
-                        at: Instant::now(),
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+    // No live connection: open one (RFC 3261 §18.2.2).
+    let (ev_tx, conns) = (ev_tx.clone(), conns.clone());
+    tokio::spawn(async move {
+        match TcpStream::connect(peer.addr).await {
+            Ok(stream) => {
+                let (w_tx, w_rx) = mpsc::unbounded_channel();
+                let _ = w_tx.send(data);
+                let id = conns.add(peer.addr, w_tx);
+                tcp_connection(stream, peer.addr, id, w_rx, ev_tx, conns, max).await;
             }
             Err(e) => {
-                // ICMP errors surface here on some systems; keep serving.
-                tracing::debug!(error = %e, "UDP receive error");
+                tracing::debug!(to = %peer.addr, error = %e, "TCP connect failed");
+                let _ = ev_tx.send(Event::TransportError(peer.addr)).await;
             }
         }
-    }
+    });
 }
 
 async fn tcp_acceptor(

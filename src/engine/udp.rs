@@ -1,0 +1,269 @@
+//! Batched UDP I/O for the run loop: one `recvmmsg(2)` reads up to
+//! [`BATCH`] datagrams, one `sendmmsg(2)` sends up to [`BATCH`].
+//!
+//! Why not one `recv_from`/`send_to` per datagram: under load each of those
+//! is a system call, and a read loop also needs a last call that only
+//! returns `EAGAIN`. A short batch tells us the queue is empty, so the caller
+//! can drop the socket's readiness without that extra call (epoll is
+//! edge-triggered: every later datagram is reported again).
+//!
+//! nix 0.31 wraps both calls, but the only way to count what its `sendmmsg`
+//! sent is to iterate results that read uninitialised address slots; the two
+//! calls are small enough to wrap here. Addresses go through socket2.
+
+use bytes::Bytes;
+use socket2::{SockAddr, SockAddrStorage};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+/// Datagrams per system call.
+pub const BATCH: usize = 16;
+
+/// Buffers for one `recvmmsg`.
+pub struct RecvBatch {
+    bufs: Vec<Box<[u8]>>,
+    names: Vec<libc::sockaddr_storage>,
+    name_lens: [libc::socklen_t; BATCH],
+    lens: [usize; BATCH],
+    n: usize,
+}
+
+impl RecvBatch {
+    /// `slot`: bytes per datagram buffer (one more than the largest message
+    /// accepted tells an oversized datagram from a full one).
+    pub fn new(slot: usize) -> RecvBatch {
+        RecvBatch {
+            bufs: (0..BATCH)
+                .map(|_| vec![0u8; slot].into_boxed_slice())
+                .collect(),
+            // SAFETY: all zeros is a valid sockaddr_storage.
+            names: vec![unsafe { zeroed::<libc::sockaddr_storage>() }; BATCH],
+            name_lens: [0; BATCH],
+            lens: [0; BATCH],
+            n: 0,
+        }
+    }
+
+    /// One non-blocking `recvmmsg`: the number of datagrams read (at least
+    /// one), or `WouldBlock` when none is queued.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.n = 0;
+        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
+        let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut hdr: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for i in 0..BATCH {
+            iov[i].iov_base = self.bufs[i].as_mut_ptr().cast();
+            iov[i].iov_len = self.bufs[i].len();
+            let h = &mut hdr[i].msg_hdr;
+            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut iov[i];
+            h.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at a buffer and an address slot that
+        // live in `self` or this frame for the whole call, with their true
+        // lengths; the kernel writes at most that much into each.
+        let r = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdr.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = (r as usize).min(BATCH);
+        for (i, h) in hdr.iter().enumerate().take(n) {
+            self.lens[i] = (h.msg_len as usize).min(self.bufs[i].len());
+            self.name_lens[i] = h.msg_hdr.msg_namelen;
+        }
+        self.n = n;
+        Ok(n)
+    }
+
+    /// Datagram `i` of the last [`RecvBatch::recv`]: its sender (None for an
+    /// address family we do not speak) and its bytes.
+    pub fn get(&self, i: usize) -> Option<(Option<SocketAddr>, &[u8])> {
+        if i >= self.n {
+            return None;
+        }
+        let mut storage = SockAddrStorage::zeroed();
+        // SAFETY: sockaddr_storage is one of the platform's sockaddr types;
+        // the kernel filled `names[i]` and told us its length.
+        let addr = unsafe {
+            *storage.view_as::<libc::sockaddr_storage>() = self.names[i];
+            SockAddr::new(storage, self.name_lens[i])
+        };
+        Some((addr.as_socket(), &self.bufs[i][..self.lens[i]]))
+    }
+}
+
+/// Datagrams waiting to be sent, in order.
+#[derive(Default)]
+pub struct SendQueue {
+    items: Vec<(SocketAddr, Bytes)>,
+    /// Index of the first item not yet sent.
+    next: usize,
+}
+
+/// What one [`SendQueue::send`] did.
+#[derive(Debug)]
+pub enum Sent {
+    /// This many more datagrams went out (the run loop only needs to know
+    /// that it may go on; the tests check the count).
+    Some(#[allow(dead_code)] usize),
+    /// The socket buffer is full: wait for the socket to be writable.
+    WouldBlock,
+    /// The next datagram cannot be sent to its address: it was dropped.
+    Failed(SocketAddr, io::Error),
+}
+
+impl SendQueue {
+    pub fn push(&mut self, to: SocketAddr, data: Bytes) {
+        self.items.push((to, data));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next >= self.items.len()
+    }
+
+    /// One `sendmmsg` of up to [`BATCH`] of the waiting datagrams.
+    pub fn send(&mut self, fd: RawFd) -> Sent {
+        let end = self.items.len().min(self.next + BATCH);
+        let todo = &self.items[self.next..end];
+        if todo.is_empty() {
+            return Sent::Some(0);
+        }
+        let addrs: Vec<SockAddr> = todo.iter().map(|(a, _)| SockAddr::from(*a)).collect();
+        // SAFETY: as in `RecvBatch::recv`.
+        let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut hdr: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for (i, (_, data)) in todo.iter().enumerate() {
+            iov[i].iov_base = data.as_ptr().cast_mut().cast();
+            iov[i].iov_len = data.len();
+            let h = &mut hdr[i].msg_hdr;
+            h.msg_name = addrs[i].as_ptr().cast_mut().cast();
+            h.msg_namelen = addrs[i].len();
+            h.msg_iov = &mut iov[i];
+            h.msg_iovlen = 1;
+        }
+        // SAFETY: the headers point at the datagrams in `self.items` and the
+        // addresses in `addrs`, all alive for the call; the kernel only
+        // reads them (the iovec pointer is *mut only by the C signature).
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                hdr.as_mut_ptr(),
+                todo.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r > 0 {
+            self.next += r as usize;
+            self.compact();
+            return Sent::Some(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if r == 0 || e.kind() == io::ErrorKind::WouldBlock {
+            return Sent::WouldBlock;
+        }
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Sent::Some(0);
+        }
+        // sendmmsg fails only when its first datagram fails: drop that one.
+        let to = self.items[self.next].0;
+        self.next += 1;
+        self.compact();
+        Sent::Failed(to, e)
+    }
+
+    /// Forgets what is waiting (no socket to send it on).
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.next = 0;
+    }
+
+    fn compact(&mut self) {
+        if self.next >= self.items.len() {
+            self.items.clear();
+            self.next = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    fn pair() -> (UdpSocket, UdpSocket) {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn a_batch_goes_out_in_order_and_comes_back_with_its_sender() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut q = SendQueue::default();
+        for i in 0..(BATCH + 3) {
+            q.push(to, Bytes::from(format!("datagram {i}")));
+        }
+        assert!(matches!(q.send(a.as_raw_fd()), Sent::Some(BATCH)));
+        assert!(!q.is_empty());
+        assert!(matches!(q.send(a.as_raw_fd()), Sent::Some(3)));
+        assert!(q.is_empty());
+
+        let mut rb = RecvBatch::new(100);
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), BATCH);
+        for i in 0..BATCH {
+            let (from, data) = rb.get(i).unwrap();
+            assert_eq!(from, Some(a.local_addr().unwrap()));
+            assert_eq!(data, format!("datagram {i}").as_bytes());
+        }
+        assert!(rb.get(BATCH).is_none());
+        // A short batch: the queue is drained.
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 3);
+        assert_eq!(rb.get(2).unwrap().1, b"datagram 18");
+        let e = rb.recv(b.as_raw_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn an_oversized_datagram_is_cut_at_the_slot() {
+        let (a, b) = pair();
+        a.send_to(&[b'x'; 300], b.local_addr().unwrap()).unwrap();
+        let mut rb = RecvBatch::new(101);
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 1);
+        assert_eq!(rb.get(0).unwrap().1.len(), 101);
+    }
+
+    #[test]
+    fn a_datagram_that_cannot_go_is_dropped_and_the_rest_still_go() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut q = SendQueue::default();
+        q.push(to, Bytes::from_static(b"one"));
+        // IPv6 destination from an IPv4 socket: EAFNOSUPPORT/EINVAL.
+        let bad: SocketAddr = "[::1]:5060".parse().unwrap();
+        q.push(bad, Bytes::from_static(b"two"));
+        q.push(to, Bytes::from_static(b"three"));
+        assert!(matches!(q.send(a.as_raw_fd()), Sent::Some(1)));
+        match q.send(a.as_raw_fd()) {
+            Sent::Failed(addr, _) => assert_eq!(addr, bad),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert!(matches!(q.send(a.as_raw_fd()), Sent::Some(1)));
+        assert!(q.is_empty());
+        let mut rb = RecvBatch::new(100);
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 2);
+        assert_eq!(rb.get(1).unwrap().1, b"three");
+    }
+}
