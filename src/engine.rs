@@ -145,6 +145,7 @@ pub async fn run(
     // Arrivals of trunk INVITEs whose seat INVITE waits in the outbox.
     let mut offers: Vec<Instant> = Vec::new();
     let mut failed: Vec<SocketAddr> = Vec::new();
+    let epoch = Instant::now();
     let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
     tokio::pin!(sleep);
     tokio::pin!(shutdown);
@@ -167,7 +168,7 @@ pub async fn run(
             }
             continue;
         }
-        let deadline = tokio::time::Instant::from_std(deadline);
+        let deadline = tokio::time::Instant::from_std(on_grid(epoch, deadline));
         if sleep.deadline() != deadline {
             sleep.as_mut().reset(deadline);
         }
@@ -265,6 +266,19 @@ pub async fn run(
         "siaga112 stopped"
     );
     Ok(())
+}
+
+/// Timers fire on a 10 ms grid: no SIP or ACD timer needs finer than that
+/// (T1 is 500 ms), and the many per-transaction clean-up timers of a busy
+/// engine then share wake-ups instead of each costing one.
+const TIMER_GRID: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// `at` rounded up to the next multiple of [`TIMER_GRID`] after `epoch`.
+fn on_grid(epoch: Instant, at: Instant) -> Instant {
+    let grid = TIMER_GRID.as_nanos();
+    let since = at.saturating_duration_since(epoch).as_nanos();
+    let up = since.div_ceil(grid) * grid;
+    epoch + std::time::Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX))
 }
 
 /// Carries out what the core has to do until it only waits: UDP datagrams
