@@ -410,8 +410,10 @@ impl B2bua {
 
     // ------------------------------------------------------------ trunk side
 
-    /// A new INVITE from a trunk (no To tag). Answers 100, opens the case,
-    /// answers 180, queues the call.
+    /// A new INVITE from a trunk (no To tag). Opens the case, answers 180,
+    /// queues the call. No 100 Trying: the 180 leaves in the same step, and
+    /// RFC 3261 §17.2.1 asks for a 100 only when no provisional response
+    /// follows within 200 ms (one datagram less per call for both sides).
     #[allow(clippy::too_many_arguments)]
     pub fn on_trunk_invite(
         &mut self,
@@ -427,7 +429,6 @@ impl B2bua {
             tracing::info!(%target, %trunk, "no route: 404");
             return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
         };
-        self.reply(now, txs, &key, &req, 100, "Trying", None, &[]);
         self.next_call += 1;
         let id = self.next_call;
         let case = self.case_ids.next();
