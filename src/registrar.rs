@@ -6,7 +6,9 @@ use crate::config::{Config, DigestAlgorithm};
 use crate::sip::digest::{self, NonceCheck, NonceMint};
 use crate::sip::rsip::{typed::Contact, Request};
 use crate::sip::{header, Peer};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// One registered contact of a seat.
@@ -63,6 +65,9 @@ pub struct Registrar {
     default_expires: u32,
     passwords: HashMap<String, String>,
     bindings: HashMap<String, Vec<Binding>>,
+    /// Source address -> seat -> how many of its bindings came from there:
+    /// which seat sent a request, without a scan of every binding.
+    sources: HashMap<SocketAddr, BTreeMap<String, u32>>,
     /// (expiry, user, contact) for every binding: the next to expire first.
     expiry: BTreeSet<(Instant, String, String)>,
     mint: NonceMint,
@@ -85,6 +90,7 @@ impl Registrar {
                 .map(|s| (s.user.clone(), s.password.clone()))
                 .collect(),
             bindings: HashMap::new(),
+            sources: HashMap::new(),
             expiry: BTreeSet::new(),
             mint: NonceMint::new(secret),
             epoch,
@@ -101,11 +107,37 @@ impl Registrar {
     }
 
     /// The seat whose binding came from this source address, if any.
-    pub fn seat_at(&self, addr: std::net::SocketAddr) -> Option<&str> {
-        self.bindings
-            .iter()
-            .find(|(_, bs)| bs.iter().any(|b| b.source.addr == addr))
-            .map(|(u, _)| u.as_str())
+    /// The seat with a binding registered from `addr` (the first by name
+    /// if several share it).
+    pub fn seat_at(&self, addr: SocketAddr) -> Option<&str> {
+        self.sources
+            .get(&addr)
+            .and_then(|users| users.keys().next())
+            .map(String::as_str)
+    }
+
+    fn index_add(&mut self, addr: SocketAddr, user: &str) {
+        *self
+            .sources
+            .entry(addr)
+            .or_default()
+            .entry(user.to_string())
+            .or_insert(0) += 1;
+    }
+
+    fn index_remove(&mut self, addr: SocketAddr, user: &str) {
+        let Some(users) = self.sources.get_mut(&addr) else {
+            return;
+        };
+        if let Some(n) = users.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                users.remove(user);
+            }
+        }
+        if users.is_empty() {
+            self.sources.remove(&addr);
+        }
     }
 
     pub fn has_events(&self) -> bool {
@@ -137,11 +169,16 @@ impl Registrar {
         let Some(list) = self.bindings.get_mut(user) else {
             return;
         };
-        if let Some(i) = list.iter().position(|b| b.uri == uri) {
-            let b = list.remove(i);
+        let removed = list
+            .iter()
+            .position(|b| b.uri == uri)
+            .map(|i| list.remove(i));
+        let now_empty = list.is_empty();
+        if let Some(b) = removed {
+            self.index_remove(b.source.addr, user);
             self.expiry.remove(&(b.expires_at, user.to_string(), b.uri));
         }
-        if list.is_empty() {
+        if now_empty {
             self.bindings.remove(user);
             self.events.push_back(SeatEvent::Unregistered {
                 user: user.to_string(),
@@ -265,11 +302,14 @@ impl Registrar {
         }
         let before = self.is_registered(&user);
         for (uri, expires) in changes {
-            if let Some(list) = self.bindings.get_mut(&user) {
-                if let Some(i) = list.iter().position(|b| b.uri == uri) {
-                    let b = list.remove(i);
-                    self.expiry.remove(&(b.expires_at, user.clone(), b.uri));
-                }
+            let old = self.bindings.get_mut(&user).and_then(|list| {
+                list.iter()
+                    .position(|b| b.uri == uri)
+                    .map(|i| list.remove(i))
+            });
+            if let Some(b) = old {
+                self.index_remove(b.source.addr, &user);
+                self.expiry.remove(&(b.expires_at, user.clone(), b.uri));
             }
             if expires == 0 {
                 continue;
@@ -282,6 +322,7 @@ impl Registrar {
                 cseq,
             };
             self.expiry.insert((b.expires_at, user.clone(), uri));
+            self.index_add(b.source.addr, &user);
             self.bindings.entry(user.clone()).or_default().push(b);
         }
         let after = self.is_registered(&user);

@@ -119,11 +119,18 @@ fn register_with_sha256_and_md5_then_expire() {
             Some(SeatEvent::Registered { user: "op1".into() })
         );
         assert!(r.is_registered("op1"));
+        assert_eq!(r.seat_at(src().addr), Some("op1"));
+        assert_eq!(r.seat_at("127.0.0.1:5072".parse().unwrap()), None);
         assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(120)));
         r.handle_timeout(now + Duration::from_secs(119));
         assert!(r.is_registered("op1"));
         r.handle_timeout(now + Duration::from_secs(120));
         assert!(!r.is_registered("op1"));
+        assert_eq!(
+            r.seat_at(src().addr),
+            None,
+            "the index forgets expired bindings"
+        );
         assert_eq!(
             r.poll_event(),
             Some(SeatEvent::Unregistered { user: "op1".into() })
@@ -246,6 +253,11 @@ fn expires_zero_removes_and_query_lists() {
     );
     assert_eq!(r.bindings("op1").len(), 1);
     assert_eq!(
+        r.seat_at(src().addr),
+        Some("op1"),
+        "one binding from there left"
+    );
+    assert_eq!(
         authed(&mut r, now, "Contact: *\r\n", 11, DigestAlgorithm::Md5).status,
         400
     );
@@ -255,6 +267,7 @@ fn expires_zero_removes_and_query_lists() {
         200
     );
     assert!(!r.is_registered("op1"));
+    assert_eq!(r.seat_at(src().addr), None);
     assert_eq!(
         r.poll_event(),
         Some(SeatEvent::Unregistered { user: "op1".into() })
