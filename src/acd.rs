@@ -14,7 +14,8 @@
 //! available seat that may take it (matches are made at once and reported
 //! through [`Acd::poll_offer`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A call, as the ACD knows it (the B2BUA's number for it).

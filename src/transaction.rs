@@ -14,8 +14,9 @@
 use crate::sip::rsip::{Request, Response};
 use crate::sip::{parse_cseq, tag_of, top_via, write, Peer};
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -254,4 +254,3 @@ pub fn one_call(sim: &mut Sim, n: u32) {
     sim.take(SEAT);
     sim.take(TRUNK);
 }
-
