@@ -750,7 +750,7 @@ impl B2bua {
         ) else {
             return self.reply(now, txs, &key, req, 500, "Server Internal Error", None, &[]);
         };
-        if let Some(k) = txs.send_request(now, out, d.peer) {
+        if let Some(k) = out.send(now, txs, d.peer) {
             self.purposes.insert(
                 k,
                 Purpose::Relay {
@@ -770,7 +770,7 @@ impl B2bua {
         branch: &str,
         extra: &[(&str, &str)],
         body: Option<(&str, &[u8])>,
-    ) -> Option<Request> {
+    ) -> Option<Built> {
         let mut buf = String::with_capacity(600);
         let via_t = d.peer.transport;
         let local = self.local_for(via_t);
@@ -813,10 +813,23 @@ impl B2bua {
     }
 }
 
-fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Request> {
+/// A request we wrote: its wire text and the same text parsed (the
+/// transaction keeps the parsed form to build CANCEL and ACK from).
+struct Built {
+    request: Request,
+    data: Bytes,
+}
+
+impl Built {
+    fn send(self, now: Instant, txs: &mut Transactions, peer: Peer) -> Option<TxKey> {
+        txs.send_built(now, self.request, self.data, peer)
+    }
+}
+
+fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Built> {
     let data = finish_message(head, body);
     match sip::rsip::parser::parse_message(&data) {
-        Ok(SipMessage::Request(r)) => Some(r),
+        Ok(SipMessage::Request(request)) => Some(Built { request, data }),
         _ => {
             tracing::warn!("could not build a request from the call's headers");
             None
@@ -915,7 +928,7 @@ impl B2bua {
         let Some(req) = self.in_dialog_request(&dialog, "INVITE", &branch, &extra, body) else {
             return false;
         };
-        let Some(key) = txs.send_request(now, req, peer) else {
+        let Some(key) = req.send(now, txs, peer) else {
             return false;
         };
         let queue = self.queue_cfg(c.queue).clone();
@@ -1011,13 +1024,13 @@ impl B2bua {
         d.routes = record_routes_reversed(resp);
         let branch = self.token();
         if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
-            self.out.push_back((d.peer, Bytes::from(ack.to_bytes())));
+            self.out.push_back((d.peer, ack.data));
         }
         d.cseq += 1;
         let branch = self.token();
         if let Some(bye) = self.in_dialog_request(&d, "BYE", &branch, &[], None) {
             // Not tracked: nothing more to do whatever it answers.
-            self.out.push_back((d.peer, Bytes::from(bye.to_bytes())));
+            self.out.push_back((d.peer, bye.data));
         }
     }
 
@@ -1047,7 +1060,7 @@ impl B2bua {
         d.cseq = num;
         let branch = self.token();
         if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
-            self.out.push_back((d.peer, Bytes::from(ack.to_bytes())));
+            self.out.push_back((d.peer, ack.data));
         }
     }
 
@@ -1146,7 +1159,7 @@ impl B2bua {
                 &[],
                 None,
             )
-            .map(|r| Bytes::from(r.to_bytes()));
+            .map(|r| r.data);
         if let Some(a) = &ack {
             self.out.push_back((d.peer, a.clone()));
         }
@@ -1291,7 +1304,7 @@ impl B2bua {
             if let Some(inv) = txs.request(&invite_tx) {
                 if let Some(req) = cancel_for(inv) {
                     let peer = txs.client_peer(&invite_tx).unwrap_or(dialog.peer);
-                    if let Some(k) = txs.send_request(now, req, peer) {
+                    if let Some(k) = req.send(now, txs, peer) {
                         self.purposes.insert(k, Purpose::Fire);
                     }
                 }
@@ -1502,7 +1515,7 @@ impl B2bua {
     fn send_bye(&mut self, now: Instant, txs: &mut Transactions, d: &Dialog) {
         let branch = self.token();
         if let Some(bye) = self.in_dialog_request(d, "BYE", &branch, &[], None) {
-            if let Some(k) = txs.send_request(now, bye, d.peer) {
+            if let Some(k) = bye.send(now, txs, d.peer) {
                 self.purposes.insert(k, Purpose::Fire);
             }
         }
@@ -1818,7 +1831,7 @@ fn record_routes_reversed(resp: &Response) -> Vec<String> {
 }
 
 /// The CANCEL of an INVITE we sent (RFC 3261 §9.1).
-fn cancel_for(inv: &Request) -> Option<Request> {
+fn cancel_for(inv: &Request) -> Option<Built> {
     let mut buf = String::with_capacity(400);
     let _ = write!(buf, "CANCEL {} SIP/2.0\r\n", inv.uri);
     let mut num = 0;

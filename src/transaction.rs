@@ -465,12 +465,25 @@ impl Transactions {
     /// Starts a client transaction for a request we send (not ACK). The top
     /// Via must carry a fresh `z9hG4bK` branch.
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> Option<TxKey> {
+        let data = Bytes::from(request.to_bytes());
+        self.send_built(now, request, data, peer)
+    }
+
+    /// [`Transactions::send_request`] for a request we wrote as text and
+    /// parsed back: `data` is that text, sent as it is (no second
+    /// serialization of the parsed form).
+    pub fn send_built(
+        &mut self,
+        now: Instant,
+        request: Request,
+        data: Bytes,
+        peer: Peer,
+    ) -> Option<TxKey> {
         let via = crate::sip::header(&request.headers, "Via")?;
         let branch = top_via(via)?.branch?;
         let method = request.method.to_string();
         let key = client_key(branch, &method);
         let invite = method == "INVITE";
-        let data = Bytes::from(request.to_bytes());
         let gen = self.gen();
         self.client.insert(
             key.clone(),
