@@ -75,10 +75,7 @@ impl Bound {
         };
         for l in &cfg.sip.listen {
             match l.transport {
-                ListenTransport::Udp => {
-                    let s = UdpSocket::bind(l.addr).await?;
-                    b.udp.push(Arc::new(s));
-                }
+                ListenTransport::Udp => b.udp.push(Arc::new(bind_udp(l.addr)?)),
                 ListenTransport::Tcp => b.tcp.push(TcpListener::bind(l.addr).await?),
             }
         }
@@ -99,6 +96,32 @@ impl Bound {
         }
         v
     }
+}
+
+/// Socket buffers asked for on UDP (the kernel caps them at
+/// `net.core.rmem_max` / `wmem_max`): Linux's default 208 KiB is a few
+/// milliseconds of a busy trunk, and a datagram that does not fit is lost
+/// until the peer retransmits, 500 ms later.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = s.set_recv_buffer_size(UDP_BUFFER_BYTES) {
+        tracing::warn!(%addr, error = %e, "cannot raise the UDP receive buffer");
+    }
+    if let Err(e) = s.set_send_buffer_size(UDP_BUFFER_BYTES) {
+        tracing::warn!(%addr, error = %e, "cannot raise the UDP send buffer");
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    tracing::debug!(
+        %addr,
+        recv_buffer = s.recv_buffer_size().unwrap_or(0),
+        send_buffer = s.send_buffer_size().unwrap_or(0),
+        "UDP socket buffers"
+    );
+    UdpSocket::from_std(s.into())
 }
 
 /// Runs the engine until `shutdown` resolves.
