@@ -792,7 +792,16 @@ impl B2bua {
             let _ = write!(buf, "{n}: {v}\r\n");
         }
         let _ = write!(buf, "User-Agent: {}\r\n", self.cfg.sip.user_agent);
-        build_request(buf, body)
+        if method == "INVITE" {
+            return build_request(buf, body);
+        }
+        // Every value above came from a parsed message or from us: a
+        // non-INVITE goes out as written, without a parse of its own.
+        Some(Built::Raw {
+            method: method.to_string(),
+            branch: format!("z9hG4bK{branch}"),
+            data: finish_message(buf, body),
+        })
     }
 
     fn local_for(&self, t: Transport) -> SocketAddr {
@@ -813,23 +822,46 @@ impl B2bua {
     }
 }
 
-/// A request we wrote: its wire text and the same text parsed (the
-/// transaction keeps the parsed form to build CANCEL and ACK from).
-struct Built {
-    request: Request,
-    data: Bytes,
+/// A request we wrote: its wire text, and for an INVITE the same text
+/// parsed (the transaction builds CANCEL and the failure ACK from it; other
+/// requests go out unparsed).
+enum Built {
+    Parsed {
+        request: Request,
+        data: Bytes,
+    },
+    Raw {
+        method: String,
+        branch: String,
+        data: Bytes,
+    },
 }
 
 impl Built {
     fn send(self, now: Instant, txs: &mut Transactions, peer: Peer) -> Option<TxKey> {
-        txs.send_built(now, self.request, self.data, peer)
+        match self {
+            Built::Parsed { request, data } => txs.send_built(now, request, data, peer),
+            Built::Raw {
+                method,
+                branch,
+                data,
+            } => Some(txs.send_raw(now, &method, &branch, data, peer)),
+        }
+    }
+
+    /// The wire text (for an ACK of a 2xx, sent outside any transaction).
+    fn into_data(self) -> Bytes {
+        match self {
+            Built::Parsed { data, .. } | Built::Raw { data, .. } => data,
+        }
     }
 }
 
+/// Ends and parses a request we wrote (validating it).
 fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Built> {
     let data = finish_message(head, body);
     match sip::rsip::parser::parse_message(&data) {
-        Ok(SipMessage::Request(request)) => Some(Built { request, data }),
+        Ok(SipMessage::Request(request)) => Some(Built::Parsed { request, data }),
         _ => {
             tracing::warn!("could not build a request from the call's headers");
             None
@@ -1024,13 +1056,13 @@ impl B2bua {
         d.routes = record_routes_reversed(resp);
         let branch = self.token();
         if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
-            self.out.push_back((d.peer, ack.data));
+            self.out.push_back((d.peer, ack.into_data()));
         }
         d.cseq += 1;
         let branch = self.token();
         if let Some(bye) = self.in_dialog_request(&d, "BYE", &branch, &[], None) {
             // Not tracked: nothing more to do whatever it answers.
-            self.out.push_back((d.peer, bye.data));
+            self.out.push_back((d.peer, bye.into_data()));
         }
     }
 
@@ -1060,7 +1092,7 @@ impl B2bua {
         d.cseq = num;
         let branch = self.token();
         if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
-            self.out.push_back((d.peer, ack.data));
+            self.out.push_back((d.peer, ack.into_data()));
         }
     }
 
@@ -1159,7 +1191,7 @@ impl B2bua {
                 &[],
                 None,
             )
-            .map(|r| r.data);
+            .map(Built::into_data);
         if let Some(a) = &ack {
             self.out.push_back((d.peer, a.clone()));
         }

@@ -123,7 +123,9 @@ struct ClientTx {
     state: ClientState,
     peer: Peer,
     data: Bytes,
-    request: Request,
+    /// The parsed request, kept for INVITEs (CANCEL and the ACK of a
+    /// failure are built from it).
+    request: Option<Request>,
     ack: Option<Bytes>,
     interval: Duration,
     gen: u64,
@@ -480,9 +482,37 @@ impl Transactions {
         peer: Peer,
     ) -> Option<TxKey> {
         let via = crate::sip::header(&request.headers, "Via")?;
-        let branch = top_via(via)?.branch?;
+        let branch = top_via(via)?.branch?.to_string();
         let method = request.method.to_string();
-        let key = client_key(branch, &method);
+        Some(self.start_client(now, &method, &branch, Some(request), data, peer))
+    }
+
+    /// A client transaction for a non-INVITE request we wrote as text and
+    /// did not parse: `branch` is its top Via's branch. (An INVITE goes
+    /// through [`Transactions::send_built`]: its failure ACK needs the
+    /// parsed form.)
+    pub fn send_raw(
+        &mut self,
+        now: Instant,
+        method: &str,
+        branch: &str,
+        data: Bytes,
+        peer: Peer,
+    ) -> TxKey {
+        debug_assert_ne!(method, "INVITE");
+        self.start_client(now, method, branch, None, data, peer)
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        method: &str,
+        branch: &str,
+        request: Option<Request>,
+        data: Bytes,
+        peer: Peer,
+    ) -> TxKey {
+        let key = client_key(branch, method);
         let invite = method == "INVITE";
         let gen = self.gen();
         self.client.insert(
@@ -519,12 +549,12 @@ impl Transactions {
             Timer::GiveUp,
             now + 64 * self.cfg.t1,
         ); // B / F
-        Some(key)
+        key
     }
 
     /// The request that started a client transaction (to build CANCEL or ACK).
     pub fn request(&self, key: &TxKey) -> Option<&Request> {
-        self.client.get(key).map(|t| &t.request)
+        self.client.get(key).and_then(|t| t.request.as_ref())
     }
 
     /// The peer a client transaction sends to.
@@ -570,12 +600,15 @@ impl Transactions {
             }
             (true, ClientState::Calling | ClientState::Proceeding, _) => {
                 let to = crate::sip::header(&resp.headers, "To").unwrap_or("");
-                let ack = write::ack_for_failure(&tx.request, to);
-                tx.ack = Some(ack.clone());
+                // Every INVITE keeps its parsed request (see `send_raw`).
+                let ack = tx.request.as_ref().map(|r| write::ack_for_failure(r, to));
+                tx.ack = ack.clone();
                 tx.state = ClientState::Completed;
                 let gen = self.gen();
                 self.client.get_mut(&key).expect("present").gen = gen;
-                self.send(peer, ack);
+                if let Some(ack) = ack {
+                    self.send(peer, ack);
+                }
                 if reliable {
                     self.client.remove(&key);
                 } else {

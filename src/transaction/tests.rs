@@ -438,3 +438,25 @@ fn ten_thousand_live_transactions_match_independently() {
     let r = request("OPTIONS", "z9hG4bK4242");
     assert_eq!(t.on_request(now, &r, udp()), ServerMatch::Retransmission);
 }
+
+#[test]
+fn a_request_sent_raw_is_matched_by_its_branch_and_sent_as_written() {
+    let now = Instant::now();
+    let mut t = new_layer();
+    let text = Bytes::from_static(b"BYE sip:op1@127.0.0.1:5071 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKraw\r\n\r\n");
+    let key = t.send_raw(now, "BYE", "z9hG4bKraw", text.clone(), udp());
+    match drain(&mut t).as_slice() {
+        [TxEvent::Transmit { data, .. }] => assert_eq!(data, &text),
+        other => panic!("one transmit expected, got {other:?}"),
+    }
+    assert!(t.request(&key).is_none(), "nothing parsed is kept");
+    assert_eq!(
+        t.on_response(now, &response(200, "BYE", "z9hG4bKraw")),
+        ClientMatch::Deliver(key)
+    );
+    // Another method with the same branch is another transaction.
+    assert_eq!(
+        t.on_response(now, &response(200, "INFO", "z9hG4bKraw")),
+        ClientMatch::Stray
+    );
+}
