@@ -21,6 +21,23 @@ use std::os::fd::RawFd;
 /// Datagrams per system call.
 pub const BATCH: usize = 16;
 
+/// Points one message header at one buffer and one address slot (the
+/// caller keeps all three alive across the system call).
+fn point(
+    hdr: &mut libc::mmsghdr,
+    iov: &mut libc::iovec,
+    (buf, len): (*mut u8, usize),
+    (name, name_len): (*mut libc::c_void, libc::socklen_t),
+) {
+    iov.iov_base = buf.cast();
+    iov.iov_len = len;
+    let h = &mut hdr.msg_hdr;
+    h.msg_name = name;
+    h.msg_namelen = name_len;
+    h.msg_iov = iov;
+    h.msg_iovlen = 1;
+}
+
 /// Buffers for one `recvmmsg`.
 pub struct RecvBatch {
     bufs: Vec<Box<[u8]>>,
@@ -54,13 +71,15 @@ impl RecvBatch {
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdr: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..BATCH {
-            iov[i].iov_base = self.bufs[i].as_mut_ptr().cast();
-            iov[i].iov_len = self.bufs[i].len();
-            let h = &mut hdr[i].msg_hdr;
-            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut iov[i];
-            h.msg_iovlen = 1;
+            point(
+                &mut hdr[i],
+                &mut iov[i],
+                (self.bufs[i].as_mut_ptr(), self.bufs[i].len()),
+                (
+                    (&mut self.names[i] as *mut libc::sockaddr_storage).cast(),
+                    size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+                ),
+            );
         }
         // SAFETY: every header points at a buffer and an address slot that
         // live in `self` or this frame for the whole call, with their true
@@ -144,13 +163,12 @@ impl SendQueue {
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdr: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for (i, (_, data)) in todo.iter().enumerate() {
-            iov[i].iov_base = data.as_ptr().cast_mut().cast();
-            iov[i].iov_len = data.len();
-            let h = &mut hdr[i].msg_hdr;
-            h.msg_name = addrs[i].as_ptr().cast_mut().cast();
-            h.msg_namelen = addrs[i].len();
-            h.msg_iov = &mut iov[i];
-            h.msg_iovlen = 1;
+            point(
+                &mut hdr[i],
+                &mut iov[i],
+                (data.as_ptr().cast_mut(), data.len()),
+                (addrs[i].as_ptr().cast_mut().cast(), addrs[i].len()),
+            );
         }
         // SAFETY: the headers point at the datagrams in `self.items` and the
         // addresses in `addrs`, all alive for the call; the kernel only
