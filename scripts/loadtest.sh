@@ -2,7 +2,7 @@
 # Load test of the whole call path on loopback, bounded in time and count.
 #
 #   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS]
-#                       [--baseline] [--step] [--bin PATH] [--keep]
+#                       [--baseline [--repeat N]] [--step] [--bin PATH] [--keep]
 #
 # Builds the release binary, starts the engine with a generated config of N
 # seats, registers every seat with its Contact on one SIPp UAS (which answers
@@ -15,6 +15,9 @@
 # --baseline  also runs Kamailio (installed if missing) as a plain stateful
 #             proxy (tm + rr) from the same SIPp trunk to the same SIPp UAS at
 #             the same rate, and prints siaga112's CPU per call over Kamailio's.
+# --repeat N  with --baseline: N runs of each, alternating siaga112 and
+#             Kamailio (both stay up), a ratio per pair and their median: on a
+#             shared VM one pair can be off by 10 %.
 # --step      doubles the rate from --rate (default 100), 10 s of calls per
 #             step, up to 12,800 calls/s, until calls fail or setup p99 passes
 #             200 ms, and reports the highest rate held with under 0.1 %
@@ -30,6 +33,7 @@ TALK=200
 COMMIT_MS=5
 KEEP=0
 BASELINE=0
+REPEAT=1
 STEP=0
 BIN=""
 while [ $# -gt 0 ]; do
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
     --talk) TALK=$2; shift 2 ;;
     --commit-ms) COMMIT_MS=$2; shift 2 ;;
     --baseline) BASELINE=1; shift ;;
+    --repeat) REPEAT=$2; shift 2 ;;
     --step) STEP=1; shift ;;
     --keep) KEEP=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
@@ -192,37 +197,8 @@ if len(rss) >= 3:
 EOF
 }
 
-FAILED=0
-if [ "$STEP" = 1 ]; then
-  best=0; rate=$RATE
-  while :; do
-    drive "$PORT" "$UAS_PORT" "$rate" $((rate * 10)) "step-$rate" "$ENGINE"
-    read -r ok failed started p99 achieved < <(python3 -c "import json;r=json.load(open('$WORK/step-$rate.result'));print(r['ok'],r['failed'],r['started'],r['p99'],round(r['ok']/r['secs'],1))")
-    held=$(python3 -c "print(1 if $failed * 1000 < max($started,1) and $p99 <= 200 and $ok > 0 else 0)")
-    printf 'step %5d calls/s: completed %d failed %d achieved %s calls/s setup p99 %s ms -> %s\n' "$rate" "$ok" "$failed" "$achieved" "$p99" \
-      "$([ "$held" = 1 ] && echo held || echo NOT held)"
-    [ "$held" = 1 ] || break
-    best=$rate
-    [ "$rate" -ge 12800 ] && break
-    rate=$((rate * 2))
-  done
-  echo "highest rate held with < 0.1 % failed and setup p99 <= 200 ms: $best calls/s"
-  CALLS_TOTAL=$(cat "$WORK"/step-*.result | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
-else
-  drive "$PORT" "$UAS_PORT" "$RATE" "$CALLS" engine "$ENGINE"
-  summary engine "siaga112 (SIPp trunk -> siaga112 B2BUA -> SIPp UAS, $SEATS seats)"
-  CALLS_TOTAL=$(python3 -c "import json;print(json.load(open('$WORK/engine.result'))['started'])")
-  FAILED=$(python3 -c "import json;r=json.load(open('$WORK/engine.result'));print(1 if r['failed'] or r['rc'] else 0)")
-fi
-kill -TERM "$ENGINE"
-for _ in $(seq 1 100); do kill -0 "$ENGINE" 2>/dev/null || break; sleep 0.05; done
-grep -E "trunk INVITE to seat INVITE|routed to a seat|case log closed" "$WORK/engine.log" | sed -E 's/^[^ ]+ +INFO siaga112::engine: /  engine: /'
-CASES=$("$BIN" cases --json --config "$WORK/siaga112.toml" | wc -l)
-echo "  cases in the case log: $CASES (calls that reached the engine: $CALLS_TOTAL)"
-[ "$CASES" = "$CALLS_TOTAL" ] || FAILED=1
-
 # ---------------------------------------------------------------- Kamailio
-if [ "$BASELINE" = 1 ]; then
+start_kamailio() {
   KPORT=$(free_port)
   KUAS=$(free_port)
   MPATH=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)")
@@ -262,15 +238,62 @@ EOF
   kamailio -f "$WORK/kamailio.cfg" -m 1024 -M 16 -P "$WORK/kamailio.pid" -w "$WORK" -E 2>"$WORK/kamailio.log"
   sleep 1
   KPIDS=$(pgrep -f "kamailio -f $WORK/kamailio.cfg" | tr '\n' ' ')
-  # shellcheck disable=SC2086
-  drive "$KPORT" "$KUAS" "$RATE" "$CALLS" kamailio $KPIDS
-  summary kamailio "Kamailio stateful proxy (SIPp trunk -> Kamailio tm+rr -> SIPp UAS)"
-  kill "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
-  python3 - "$WORK/engine.result" "$WORK/kamailio.result" <<'EOF'
+}
+
+FAILED=0
+if [ "$STEP" = 1 ]; then
+  best=0; rate=$RATE
+  while :; do
+    drive "$PORT" "$UAS_PORT" "$rate" $((rate * 10)) "step-$rate" "$ENGINE"
+    read -r ok failed started p99 achieved < <(python3 -c "import json;r=json.load(open('$WORK/step-$rate.result'));print(r['ok'],r['failed'],r['started'],r['p99'],round(r['ok']/r['secs'],1))")
+    held=$(python3 -c "print(1 if $failed * 1000 < max($started,1) and $p99 <= 200 and $ok > 0 else 0)")
+    printf 'step %5d calls/s: completed %d failed %d achieved %s calls/s setup p99 %s ms -> %s\n' "$rate" "$ok" "$failed" "$achieved" "$p99" \
+      "$([ "$held" = 1 ] && echo held || echo NOT held)"
+    [ "$held" = 1 ] || break
+    best=$rate
+    [ "$rate" -ge 12800 ] && break
+    rate=$((rate * 2))
+  done
+  echo "highest rate held with < 0.1 % failed and setup p99 <= 200 ms: $best calls/s"
+  CALLS_TOTAL=$(cat "$WORK"/step-*.result | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
+else
+  [ "$BASELINE" = 1 ] && start_kamailio
+  for k in $(seq 1 "$REPEAT"); do
+    drive "$PORT" "$UAS_PORT" "$RATE" "$CALLS" "engine-$k" "$ENGINE"
+    summary "engine-$k" "siaga112 (SIPp trunk -> siaga112 B2BUA -> SIPp UAS, $SEATS seats)"
+    if [ "$(python3 -c "import json;r=json.load(open('$WORK/engine-$k.result'));print(1 if r['failed'] or r['rc'] else 0)")" = 1 ]; then
+      FAILED=1
+    fi
+    [ "$BASELINE" = 1 ] || continue
+    # shellcheck disable=SC2086
+    drive "$KPORT" "$KUAS" "$RATE" "$CALLS" "kamailio-$k" $KPIDS
+    summary "kamailio-$k" "Kamailio stateful proxy (SIPp trunk -> Kamailio tm+rr -> SIPp UAS)"
+    python3 - "$WORK/engine-$k.result" "$WORK/kamailio-$k.result" <<'EOF'
 import json, sys
 e, k = (json.load(open(p)) for p in sys.argv[1:3])
 pe, pk = e['cpu'] / max(e['ok'], 1), k['cpu'] / max(k['ok'], 1)
 print(f"CPU per call, siaga112 / Kamailio at {e['rate']} calls/s: {1e6*pe:.0f} us / {1e6*pk:.0f} us = {pe/pk if pk else float('nan'):.2f}")
 EOF
+  done
+  CALLS_TOTAL=$(cat "$WORK"/engine-*.result | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
+  if [ "$BASELINE" = 1 ] && [ "$REPEAT" -gt 1 ]; then
+    python3 - "$WORK" "$REPEAT" <<'EOF'
+import json, statistics, sys
+d, n = sys.argv[1], int(sys.argv[2])
+def per_call(p):
+    r = json.load(open(p)); return r['cpu'] / max(r['ok'], 1)
+ratios = [per_call(f"{d}/engine-{k}.result") / per_call(f"{d}/kamailio-{k}.result") for k in range(1, n + 1)]
+print(f"CPU per call ratio over {n} alternating pairs: " + " ".join(f"{x:.2f}" for x in ratios)
+      + f"; median {statistics.median(ratios):.2f}")
+EOF
+  fi
 fi
+kill -TERM "$ENGINE"
+for _ in $(seq 1 100); do kill -0 "$ENGINE" 2>/dev/null || break; sleep 0.05; done
+grep -E "trunk INVITE to seat INVITE|routed to a seat|case log closed" "$WORK/engine.log" | sed -E 's/^[^ ]+ +INFO siaga112::engine: /  engine: /'
+CASES=$("$BIN" cases --json --config "$WORK/siaga112.toml" | wc -l)
+echo "  cases in the case log: $CASES (calls that reached the engine: $CALLS_TOTAL)"
+[ "$CASES" = "$CALLS_TOTAL" ] || FAILED=1
+[ -f "$WORK/kamailio.pid" ] && kill "$(cat "$WORK/kamailio.pid")" 2>/dev/null || true
+
 exit "$FAILED"
