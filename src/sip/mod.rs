@@ -186,6 +186,16 @@ pub fn reason_safe(s: &str) -> String {
     out
 }
 
+/// `name` is `m` spelled as RFC 3261 spells it (method names are
+/// case-sensitive; the fork parses them ignoring case), without writing
+/// `m` out as a new String.
+fn method_is(m: Method, name: &str) -> bool {
+    name.parse::<Method>().is_ok_and(|p| p == m)
+        && !name
+            .bytes()
+            .any(|b| b.is_ascii_lowercase() || b.is_ascii_whitespace())
+}
+
 fn check_mandatory(msg: &SipMessage) -> Result<(), Rejection> {
     let headers = msg.headers();
     let mut via = false;
@@ -228,7 +238,7 @@ fn check_mandatory(msg: &SipMessage) -> Result<(), Rejection> {
     };
     let _ = num;
     if let SipMessage::Request(r) = msg {
-        if method != r.method.to_string() {
+        if !method_is(r.method, method) {
             return Err(Rejection::respond(
                 400,
                 "CSeq Method Does Not Match Request",

@@ -33,7 +33,11 @@ pub fn full_name(name: &str) -> &str {
 /// Several Content-Length headers must agree.
 pub fn content_length(head: &[u8]) -> Result<Option<usize>, &'static str> {
     let mut found: Option<usize> = None;
-    for line in head.split(|b| *b == b'\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', head).chain(std::iter::once(head.len()));
+    for end in ends {
+        let line = &head[start..end];
+        start = end + 1;
         let first = match line.first() {
             Some(b) => b.to_ascii_lowercase(),
             None => continue,

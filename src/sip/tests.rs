@@ -275,3 +275,22 @@ fn stamp_via_keeps_a_trailing_space_entry_intact() {
         "SIP/2.0/UDP h\u{e9}st;branch=z9hG4bK\u{e9}\u{e9};received=192.0.2.7, SIP/2.0/UDP x"
     );
 }
+
+#[test]
+fn the_cseq_method_must_be_the_request_method_as_spelled() {
+    let ok = INVITE.to_string();
+    assert!(parse(ok.as_bytes(), Transport::Udp, 65535).is_ok());
+    for bad in ["CSeq: 7 invite", "CSeq: 7 BYE"] {
+        let text = INVITE.replace("CSeq: 7 INVITE", bad);
+        assert_ne!(text, INVITE, "the fixture has the CSeq this test edits");
+        let Rejection::Respond { status, reason, .. } = rejected(text.as_bytes(), Transport::Udp)
+        else {
+            panic!("{bad}: expected a response");
+        };
+        assert_eq!(
+            (status, reason.as_str()),
+            (400, "CSeq Method Does Not Match Request"),
+            "{bad}"
+        );
+    }
+}
