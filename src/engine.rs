@@ -220,13 +220,7 @@ pub async fn run(
                 let now = Instant::now();
                 for j in 0..got {
                     let Some((Some(from), data)) = inbox.get(j) else { continue };
-                    let started = Instant::now();
-                    core.handle_receive(now, Peer::udp(from), data);
-                    let cost = started.elapsed();
-                    for arrived in core.take_offer_marks() {
-                        offers.push(arrived);
-                        let _ = routing.record((cost.as_nanos() as u64).max(1));
-                    }
+                    receive(&mut core, now, Peer::udp(from), data, &mut offers, &mut routing);
                     // Each input's outputs in order, before the next input.
                     drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
                 }
@@ -235,12 +229,7 @@ pub async fn run(
                 let now = Instant::now();
                 match ev {
                     Some(Event::Message { peer, data, at }) => {
-                        core.handle_receive(at.min(now), peer, &data);
-                        let cost = now.elapsed();
-                        for arrived in core.take_offer_marks() {
-                            offers.push(arrived);
-                            let _ = routing.record((cost.as_nanos() as u64).max(1));
-                        }
+                        receive(&mut core, at.min(now), peer, &data, &mut offers, &mut routing);
                     }
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
@@ -289,6 +278,26 @@ pub async fn run(
         "siaga112 stopped"
     );
     Ok(())
+}
+
+/// One message into the core. A trunk INVITE that went straight to a seat
+/// leaves its arrival in `offers` (for INVITE-to-seat-INVITE once the
+/// outbox is sent) and the core's time for it in `routing`.
+fn receive(
+    core: &mut Core,
+    now: Instant,
+    peer: Peer,
+    data: &[u8],
+    offers: &mut Vec<Instant>,
+    routing: &mut hdrhistogram::Histogram<u64>,
+) {
+    let started = Instant::now();
+    core.handle_receive(now, peer, data);
+    let ns = (started.elapsed().as_nanos() as u64).max(1);
+    for arrived in core.take_offer_marks() {
+        offers.push(arrived);
+        let _ = routing.record(ns);
+    }
 }
 
 /// Timers fire on a 10 ms grid: no SIP or ACD timer needs finer than that

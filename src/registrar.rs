@@ -106,9 +106,8 @@ impl Registrar {
         !self.bindings(user).is_empty()
     }
 
-    /// The seat whose binding came from this source address, if any.
-    /// The seat with a binding registered from `addr` (the first by name
-    /// if several share it).
+    /// The seat with a binding registered from `addr`, if any (the first by
+    /// name if several share it).
     pub fn seat_at(&self, addr: SocketAddr) -> Option<&str> {
         self.sources
             .get(&addr)
