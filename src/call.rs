@@ -9,7 +9,7 @@ use crate::acd::{Acd, CallId, OfferFailure, QueueId, QueueSetup, SeatId, SeatSet
 use crate::caselog::{CaseId, CaseIds, EndReason, Event, Record};
 use crate::config::{Config, QueueConfig};
 use crate::registrar::Registrar;
-use crate::sip::rsip::{Header, Request, Response, SipMessage};
+use crate::sip::rsip::{Header, Request, Response};
 use crate::sip::write::finish_message;
 use crate::sip::{self, header, parse_cseq, tag_of, Echo, Peer, ResponseWriter, Transport};
 use crate::transaction::{Transactions, TxKey};
@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What an outbound leg rings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +190,61 @@ pub struct B2bua {
     pranks: HashMap<String, VecDeque<u64>>,
     /// Cases ended so far.
     pub served: u64,
+    /// Cases ended since the last summary line (see [`EndedSummary`]).
+    ended: EndedSummary,
+}
+
+/// The "cases ended" line at info level, once a minute while calls end:
+/// one line per call (now at debug) cost a formatted write to stderr per
+/// call on the SIP path, and the case log holds every case anyway.
+#[derive(Debug, Default)]
+struct EndedSummary {
+    since: Option<Instant>,
+    by_reason: [u64; 4],
+    wait_ms_max: u64,
+}
+
+/// How often the ended-cases summary is logged.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+impl EndedSummary {
+    fn add(&mut self, now: Instant, reason: EndReason, wait_ms: u64) {
+        self.since.get_or_insert(now);
+        let i = match reason {
+            EndReason::Completed => 0,
+            EndReason::Abandoned => 1,
+            EndReason::Overflowed => 2,
+            EndReason::Failed => 3,
+        };
+        self.by_reason[i] += 1;
+        self.wait_ms_max = self.wait_ms_max.max(wait_ms);
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.since.map(|t| t + SUMMARY_EVERY)
+    }
+
+    /// Logs and resets if a minute has passed since the first case counted
+    /// (or at once with `force`, at shutdown, if anything was counted).
+    fn log_if_due(&mut self, now: Instant, waiting: usize) {
+        self.log(now, waiting, false)
+    }
+
+    fn log(&mut self, now: Instant, waiting: usize, force: bool) {
+        if self.due().is_some_and(|at| at <= now || force) {
+            let [completed, abandoned, overflowed, failed] = self.by_reason;
+            tracing::info!(
+                completed,
+                abandoned,
+                overflowed,
+                failed,
+                wait_ms_max = self.wait_ms_max,
+                waiting,
+                "cases ended since the last summary"
+            );
+            *self = EndedSummary::default();
+        }
+    }
 }
 
 /// How a new INVITE is to be treated.
@@ -323,7 +378,13 @@ impl B2bua {
             feature_calls: HashMap::new(),
             pranks: HashMap::new(),
             served: 0,
+            ended: EndedSummary::default(),
         }
+    }
+
+    /// Logs the cases ended since the last summary line (at shutdown).
+    pub fn log_summary(&mut self, now: Instant) {
+        self.ended.log(now, self.calls.len(), true);
     }
 
     pub fn active_calls(&self) -> usize {
@@ -351,10 +412,14 @@ impl B2bua {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.first().map(|t| t.0), self.acd.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.first().map(|t| t.0),
+            self.acd.poll_timeout(),
+            self.ended.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn record(&mut self, now: Instant, case: Option<CaseId>, event: Event) {
@@ -792,15 +857,18 @@ impl B2bua {
             let _ = write!(buf, "{n}: {v}\r\n");
         }
         let _ = write!(buf, "User-Agent: {}\r\n", self.cfg.sip.user_agent);
-        if method == "INVITE" {
-            return build_request(buf, body);
-        }
-        // Every value above came from a parsed message or from us: a
-        // non-INVITE goes out as written, without a parse of its own.
-        Some(Built::Raw {
+        // Every value above came from a parsed message or from us: the
+        // request goes out as written, without a parse of its own.
+        let data = finish_message(buf, body);
+        debug_assert!(
+            sip::rsip::parser::parse_message(&data).is_ok(),
+            "a request we wrote does not parse: {}",
+            String::from_utf8_lossy(&data)
+        );
+        Some(Built {
             method: method.to_string(),
             branch: format!("z9hG4bK{branch}"),
-            data: finish_message(buf, body),
+            data,
         })
     }
 
@@ -822,50 +890,21 @@ impl B2bua {
     }
 }
 
-/// A request we wrote: its wire text, and for an INVITE the same text
-/// parsed (the transaction builds CANCEL and the failure ACK from it; other
-/// requests go out unparsed).
-enum Built {
-    Parsed {
-        request: Request,
-        data: Bytes,
-    },
-    Raw {
-        method: String,
-        branch: String,
-        data: Bytes,
-    },
+/// A request we wrote: its method, top Via branch and wire text.
+struct Built {
+    method: String,
+    branch: String,
+    data: Bytes,
 }
 
 impl Built {
     fn send(self, now: Instant, txs: &mut Transactions, peer: Peer) -> Option<TxKey> {
-        match self {
-            Built::Parsed { request, data } => txs.send_built(now, request, data, peer),
-            Built::Raw {
-                method,
-                branch,
-                data,
-            } => Some(txs.send_raw(now, &method, &branch, data, peer)),
-        }
+        Some(txs.send_written(now, &self.method, &self.branch, self.data, peer))
     }
 
     /// The wire text (for an ACK of a 2xx, sent outside any transaction).
     fn into_data(self) -> Bytes {
-        match self {
-            Built::Parsed { data, .. } | Built::Raw { data, .. } => data,
-        }
-    }
-}
-
-/// Ends and parses a request we wrote (validating it).
-fn build_request(head: String, body: Option<(&str, &[u8])>) -> Option<Built> {
-    let data = finish_message(head, body);
-    match sip::rsip::parser::parse_message(&data) {
-        Ok(SipMessage::Request(request)) => Some(Built::Parsed { request, data }),
-        _ => {
-            tracing::warn!("could not build a request from the call's headers");
-            None
-        }
+        self.data
     }
 }
 
@@ -1333,13 +1372,13 @@ impl B2bua {
     ) {
         self.purposes.remove(&invite_tx);
         if cancel {
-            if let Some(inv) = txs.request(&invite_tx) {
-                if let Some(req) = cancel_for(inv) {
-                    let peer = txs.client_peer(&invite_tx).unwrap_or(dialog.peer);
-                    if let Some(k) = req.send(now, txs, peer) {
-                        self.purposes.insert(k, Purpose::Fire);
-                    }
-                }
+            let cancel = txs
+                .request_data(&invite_tx)
+                .and_then(|inv| Some((sip::write::cancel_for(inv)?, branch_of(inv)?)));
+            if let Some((data, branch)) = cancel {
+                let peer = txs.client_peer(&invite_tx).unwrap_or(dialog.peer);
+                let k = txs.send_written(now, "CANCEL", &branch, data, peer);
+                self.purposes.insert(k, Purpose::Fire);
             }
         } else {
             txs.forget_client(&invite_tx);
@@ -1394,6 +1433,7 @@ impl B2bua {
 
     pub fn handle_timeout(&mut self, now: Instant, txs: &mut Transactions) {
         self.acd.handle_timeout(now);
+        self.ended.log_if_due(now, self.calls.len());
         while let Some(&(at, id, timer)) = self.timers.first() {
             if at > now {
                 break;
@@ -1605,7 +1645,8 @@ impl B2bua {
             seat_name = None;
         }
         let queue = Some(self.queue_cfg(c.queue).name.clone());
-        tracing::info!(case = %c.case, caller = %c.caller, called = %c.called, trunk = %c.trunk_name, seat = seat_name.as_deref().unwrap_or("-"), reason = reason.as_str(), wait_ms, talk_ms, "case ended");
+        tracing::debug!(case = %c.case, caller = %c.caller, called = %c.called, trunk = %c.trunk_name, seat = seat_name.as_deref().unwrap_or("-"), reason = reason.as_str(), wait_ms, talk_ms, "case ended");
+        self.ended.add(now, reason, wait_ms);
         self.record(
             now,
             Some(c.case.clone()),
@@ -1862,36 +1903,32 @@ fn record_routes_reversed(resp: &Response) -> Vec<String> {
     r
 }
 
-/// The CANCEL of an INVITE we sent (RFC 3261 §9.1).
-fn cancel_for(inv: &Request) -> Option<Built> {
-    let mut buf = String::with_capacity(400);
-    let _ = write!(buf, "CANCEL {} SIP/2.0\r\n", inv.uri);
-    let mut num = 0;
-    for h in inv.headers.iter() {
-        match h {
-            Header::Via(v) => {
-                let _ = write!(
-                    buf,
-                    "Via: {}\r\n",
-                    v.value().split(',').next().unwrap_or("").trim()
-                );
-            }
-            Header::Route(r) => {
-                let _ = write!(buf, "Route: {}\r\n", r.value());
-            }
-            Header::From(v) => {
-                let _ = write!(buf, "From: {}\r\n", v.value());
-            }
-            Header::To(v) => {
-                let _ = write!(buf, "To: {}\r\n", v.value());
-            }
-            Header::CallId(v) => {
-                let _ = write!(buf, "Call-ID: {}\r\n", v.value());
-            }
-            Header::CSeq(v) => num = parse_cseq(v.value()).map(|c| c.0).unwrap_or(0),
-            _ => {}
-        }
+/// The branch of the top Via of a request we wrote.
+fn branch_of(data: &[u8]) -> Option<String> {
+    let head = sip::scan::scan(data)?;
+    let via = head.get("Via")?;
+    Some(sip::top_via(via)?.branch?.to_string())
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn the_ended_summary_is_due_a_minute_after_its_first_case_and_then_resets() {
+        let t0 = Instant::now();
+        let mut s = EndedSummary::default();
+        assert_eq!(s.due(), None, "nothing ended: no wake-up");
+        s.add(t0, EndReason::Completed, 40);
+        s.add(t0 + Duration::from_secs(5), EndReason::Abandoned, 900);
+        s.add(t0 + Duration::from_secs(6), EndReason::Completed, 10);
+        assert_eq!(s.due(), Some(t0 + SUMMARY_EVERY));
+        assert_eq!(s.by_reason, [2, 1, 0, 0]);
+        assert_eq!(s.wait_ms_max, 900);
+        s.log_if_due(t0 + Duration::from_secs(59), 0);
+        assert_eq!(s.by_reason, [2, 1, 0, 0], "not yet due: kept");
+        s.log_if_due(t0 + SUMMARY_EVERY, 0);
+        assert_eq!(s.due(), None);
+        assert_eq!(s.by_reason, [0; 4]);
     }
-    let _ = write!(buf, "CSeq: {num} CANCEL\r\nMax-Forwards: 70\r\n");
-    build_request(buf, None)
 }

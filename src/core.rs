@@ -109,6 +109,12 @@ impl Core {
         &self.b2bua
     }
 
+    /// Logs what is left to say before the engine stops (the summary of
+    /// cases ended since the last one).
+    pub fn finish(&mut self, now: Instant) {
+        self.b2bua.log_summary(now);
+    }
+
     /// Feeds the case log's past records in (caller prank history).
     pub fn load_history<'a>(&mut self, records: impl IntoIterator<Item = &'a Record>) {
         self.b2bua.load_history(records);

@@ -181,10 +181,7 @@ pub async fn run(
             outbox.clear();
         }
         let sent = Instant::now();
-        for arrived in offers.drain(..) {
-            let us = sent.saturating_duration_since(arrived).as_micros() as u64;
-            let _ = invite_to_seat.record(us.max(1));
-        }
+        record_offers(&mut offers, sent, &mut invite_to_seat);
         if !failed.is_empty() {
             for addr in failed.drain(..) {
                 core.handle_transport_error(sent, addr);
@@ -223,6 +220,12 @@ pub async fn run(
                     receive(&mut core, now, Peer::udp(from), data, &mut offers, &mut routing);
                     // Each input's outputs in order, before the next input.
                     drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
+                    if !offers.is_empty() && j + 1 < got {
+                        // A call is being offered to a seat: its INVITE
+                        // leaves now, not after the rest of the batch.
+                        flush(&udp[0], &mut outbox, &mut failed).await;
+                        record_offers(&mut offers, Instant::now(), &mut invite_to_seat);
+                    }
                 }
             }
             ev = ev_rx.recv() => {
@@ -242,6 +245,7 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
     }
+    core.finish(Instant::now());
     journal.close();
     let cs = journal.commit_stats();
     tracing::info!(
@@ -297,6 +301,19 @@ fn receive(
     for arrived in core.take_offer_marks() {
         offers.push(arrived);
         let _ = routing.record(ns);
+    }
+}
+
+/// Trunk INVITE read -> seat INVITE sent, for the INVITEs whose seat INVITE
+/// has just gone out.
+fn record_offers(
+    offers: &mut Vec<Instant>,
+    sent: Instant,
+    hist: &mut hdrhistogram::Histogram<u64>,
+) {
+    for arrived in offers.drain(..) {
+        let us = sent.saturating_duration_since(arrived).as_micros() as u64;
+        let _ = hist.record(us.max(1));
     }
 }
 

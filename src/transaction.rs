@@ -122,10 +122,10 @@ struct ClientTx {
     invite: bool,
     state: ClientState,
     peer: Peer,
+    /// The request as sent: retransmitted until a response, and for an
+    /// INVITE the source of its CANCEL and failure ACK (emptied once a
+    /// final response makes both unneeded).
     data: Bytes,
-    /// The parsed request, kept for INVITEs (CANCEL and the ACK of a
-    /// failure are built from it).
-    request: Option<Request>,
     ack: Option<Bytes>,
     interval: Duration,
     gen: u64,
@@ -464,34 +464,20 @@ impl Transactions {
 
     // ---------------------------------------------------------------- client
 
-    /// Starts a client transaction for a request we send (not ACK). The top
+    /// Starts a client transaction for a parsed request (not ACK). The top
     /// Via must carry a fresh `z9hG4bK` branch.
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> Option<TxKey> {
-        let data = Bytes::from(request.to_bytes());
-        self.send_built(now, request, data, peer)
-    }
-
-    /// [`Transactions::send_request`] for a request we wrote as text and
-    /// parsed back: `data` is that text, sent as it is (no second
-    /// serialization of the parsed form).
-    pub fn send_built(
-        &mut self,
-        now: Instant,
-        request: Request,
-        data: Bytes,
-        peer: Peer,
-    ) -> Option<TxKey> {
         let via = crate::sip::header(&request.headers, "Via")?;
         let branch = top_via(via)?.branch?.to_string();
         let method = request.method.to_string();
-        Some(self.start_client(now, &method, &branch, Some(request), data, peer))
+        let data = Bytes::from(request.to_bytes());
+        Some(self.send_written(now, &method, &branch, data, peer))
     }
 
-    /// A client transaction for a non-INVITE request we wrote as text and
-    /// did not parse: `branch` is its top Via's branch. (An INVITE goes
-    /// through [`Transactions::send_built`]: its failure ACK needs the
-    /// parsed form.)
-    pub fn send_raw(
+    /// A client transaction for a request we wrote as text (not ACK):
+    /// `branch` is its top Via's branch, `data` goes on the wire as it is,
+    /// without a parse or a second serialization.
+    pub fn send_written(
         &mut self,
         now: Instant,
         method: &str,
@@ -499,8 +485,7 @@ impl Transactions {
         data: Bytes,
         peer: Peer,
     ) -> TxKey {
-        debug_assert_ne!(method, "INVITE");
-        self.start_client(now, method, branch, None, data, peer)
+        self.start_client(now, method, branch, data, peer)
     }
 
     fn start_client(
@@ -508,7 +493,6 @@ impl Transactions {
         now: Instant,
         method: &str,
         branch: &str,
-        request: Option<Request>,
         data: Bytes,
         peer: Peer,
     ) -> TxKey {
@@ -526,7 +510,6 @@ impl Transactions {
                 },
                 peer,
                 data: data.clone(),
-                request,
                 ack: None,
                 interval: self.cfg.t1,
                 gen,
@@ -552,9 +535,13 @@ impl Transactions {
         key
     }
 
-    /// The request that started a client transaction (to build CANCEL or ACK).
-    pub fn request(&self, key: &TxKey) -> Option<&Request> {
-        self.client.get(key).and_then(|t| t.request.as_ref())
+    /// The request that started a client transaction, as sent (to build
+    /// its CANCEL); None once a final response arrived.
+    pub fn request_data(&self, key: &TxKey) -> Option<&Bytes> {
+        self.client
+            .get(key)
+            .map(|t| &t.data)
+            .filter(|d| !d.is_empty())
     }
 
     /// The peer a client transaction sends to.
@@ -593,6 +580,7 @@ impl Transactions {
             }
             (true, ClientState::Calling | ClientState::Proceeding, 200..=299) => {
                 tx.state = ClientState::Accepted;
+                tx.data = Bytes::new();
                 let gen = self.gen();
                 self.client.get_mut(&key).expect("present").gen = gen;
                 self.arm(Side::Client, &key, gen, Timer::End, now + 64 * t1); // M
@@ -600,8 +588,7 @@ impl Transactions {
             }
             (true, ClientState::Calling | ClientState::Proceeding, _) => {
                 let to = crate::sip::header(&resp.headers, "To").unwrap_or("");
-                // Every INVITE keeps its parsed request (see `send_raw`).
-                let ack = tx.request.as_ref().map(|r| write::ack_for_failure(r, to));
+                let ack = write::ack_for_failure(&std::mem::take(&mut tx.data), to);
                 tx.ack = ack.clone();
                 tx.state = ClientState::Completed;
                 let gen = self.gen();

@@ -294,3 +294,40 @@ fn the_cseq_method_must_be_the_request_method_as_spelled() {
         );
     }
 }
+
+#[test]
+fn cancel_and_failure_ack_come_from_the_invite_as_sent() {
+    let invite = b"INVITE sip:op1@10.0.0.7:5062 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKleg1;rport\r\n\
+        Max-Forwards: 70\r\nRoute: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n\
+        From: <sip:+62811@telco>;tag=ours\r\nTo: <sip:op1@10.0.0.7:5062>\r\n\
+        Call-ID: leg1@siaga112\r\nCSeq: 7 INVITE\r\nContent-Type: application/sdp\r\n\
+        Content-Length: 4\r\n\r\nv=0\n";
+    let cancel = String::from_utf8(write::cancel_for(invite).unwrap().to_vec()).unwrap();
+    assert_eq!(
+        cancel,
+        "CANCEL sip:op1@10.0.0.7:5062 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKleg1;rport\r\n\
+         Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n\
+         From: <sip:+62811@telco>;tag=ours\r\nCall-ID: leg1@siaga112\r\n\
+         To: <sip:op1@10.0.0.7:5062>\r\nCSeq: 7 CANCEL\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let ack = write::ack_for_failure(invite, "<sip:op1@10.0.0.7:5062>;tag=busy").unwrap();
+    let ack = String::from_utf8(ack.to_vec()).unwrap();
+    assert!(
+        ack.starts_with("ACK sip:op1@10.0.0.7:5062 SIP/2.0\r\n"),
+        "{ack}"
+    );
+    assert!(
+        ack.contains("To: <sip:op1@10.0.0.7:5062>;tag=busy\r\nCSeq: 7 ACK\r\n"),
+        "{ack}"
+    );
+    for m in [&cancel, &ack] {
+        assert!(
+            parse(m.as_bytes(), Transport::Udp, 65535).is_ok(),
+            "parses: {m}"
+        );
+    }
+    assert!(write::cancel_for(b"").is_none());
+}

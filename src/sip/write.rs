@@ -3,6 +3,7 @@
 //! built even for a request the full parser refused.
 
 use super::rsip::{Header, Request};
+use super::scan::scan;
 use super::scan::RawHead;
 use super::tag_of;
 use bytes::Bytes;
@@ -123,37 +124,61 @@ pub fn finish_message(mut buf: String, body: Option<(&str, &[u8])>) -> Bytes {
 
 /// The ACK of a failure response to our INVITE (RFC 3261 §17.1.1.3): the
 /// INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq number, and
-/// the response's To.
-pub fn ack_for_failure(invite: &Request, response_to: &str) -> Bytes {
-    let mut buf = String::with_capacity(400);
-    let _ = write!(buf, "ACK {} SIP/2.0\r\n", invite.uri);
-    let mut cseq_num = 0;
-    let mut via_done = false;
-    for h in invite.headers.iter() {
-        match h {
-            Header::Via(v) if !via_done => {
-                via_done = true;
-                let first = v.value().split(',').next().unwrap_or("").trim();
-                let _ = write!(buf, "Via: {first}\r\n");
-            }
-            Header::Route(r) => {
-                let _ = write!(buf, "Route: {}\r\n", r.value());
-            }
-            Header::From(f) => {
-                let _ = write!(buf, "From: {}\r\n", f.value());
-            }
-            Header::CallId(c) => {
-                let _ = write!(buf, "Call-ID: {}\r\n", c.value());
-            }
-            Header::CSeq(c) => {
-                cseq_num = super::parse_cseq(c.value()).map(|c| c.0).unwrap_or(0);
-            }
-            _ => {}
-        }
+/// the response's To. `invite` is the INVITE as we sent it; None if it has
+/// no request line.
+pub fn ack_for_failure(invite: &[u8], response_to: &str) -> Option<Bytes> {
+    let head = scan(invite)?;
+    let mut buf = derived_request(&head, "ACK")?;
+    let _ = write!(buf, "To: {response_to}\r\n");
+    let cseq = head
+        .get("CSeq")
+        .and_then(super::parse_cseq)
+        .map_or(0, |c| c.0);
+    let _ = write!(buf, "CSeq: {cseq} ACK\r\nMax-Forwards: 70\r\n");
+    Some(finish_message(buf, None))
+}
+
+/// The CANCEL of an INVITE we sent (RFC 3261 §9.1): the INVITE's
+/// Request-URI, top Via, Route, From, To, Call-ID and CSeq number. `invite`
+/// is the INVITE as we sent it; None if it has no request line.
+pub fn cancel_for(invite: &[u8]) -> Option<Bytes> {
+    let head = scan(invite)?;
+    let mut buf = derived_request(&head, "CANCEL")?;
+    if let Some(to) = head.get("To") {
+        let _ = write!(buf, "To: {to}\r\n");
     }
+    let cseq = head
+        .get("CSeq")
+        .and_then(super::parse_cseq)
+        .map_or(0, |c| c.0);
+    let _ = write!(buf, "CSeq: {cseq} CANCEL\r\nMax-Forwards: 70\r\n");
+    Some(finish_message(buf, None))
+}
+
+/// The start of a request that shares its INVITE's transaction identity
+/// (ACK of a failure, CANCEL): the request line with the INVITE's URI, its
+/// top Via, its Routes, From and Call-ID.
+fn derived_request(invite: &RawHead, method: &str) -> Option<String> {
+    let mut parts = invite.start.split(' ');
+    let (_, uri) = (parts.next()?, parts.next()?);
+    let mut buf = String::with_capacity(400);
+    let _ = write!(buf, "{method} {uri} SIP/2.0\r\n");
+    let via = invite.get("Via")?;
     let _ = write!(
         buf,
-        "To: {response_to}\r\nCSeq: {cseq_num} ACK\r\nMax-Forwards: 70\r\n"
+        "Via: {}\r\n",
+        via.split(',').next().unwrap_or("").trim()
     );
-    finish_message(buf, None)
+    for r in invite.all("Route") {
+        let _ = write!(buf, "Route: {r}\r\n");
+    }
+    for (name, value) in [
+        ("From", invite.get("From")),
+        ("Call-ID", invite.get("Call-ID")),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(buf, "{name}: {v}\r\n");
+        }
+    }
+    Some(buf)
 }

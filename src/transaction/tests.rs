@@ -342,6 +342,11 @@ fn client_invite_failure_is_acked_and_absorbed_during_d() {
         "the response's To: {ack}"
     );
     assert!(ack.contains("CSeq: 1 ACK"));
+    assert!(ack.contains("From: <sip:a@x>;tag=f1\r\n") && ack.contains("Call-ID: c1\r\n"));
+    assert!(
+        t.request_data(&key).is_none(),
+        "no CANCEL after a final response"
+    );
     // A retransmitted failure is absorbed and re-ACKed.
     assert_eq!(t.on_response(now, &busy), ClientMatch::Absorbed);
     assert_eq!(transmits(&drain(&mut t)), 1);
@@ -444,12 +449,12 @@ fn a_request_sent_raw_is_matched_by_its_branch_and_sent_as_written() {
     let now = Instant::now();
     let mut t = new_layer();
     let text = Bytes::from_static(b"BYE sip:op1@127.0.0.1:5071 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKraw\r\n\r\n");
-    let key = t.send_raw(now, "BYE", "z9hG4bKraw", text.clone(), udp());
+    let key = t.send_written(now, "BYE", "z9hG4bKraw", text.clone(), udp());
     match drain(&mut t).as_slice() {
         [TxEvent::Transmit { data, .. }] => assert_eq!(data, &text),
         other => panic!("one transmit expected, got {other:?}"),
     }
-    assert!(t.request(&key).is_none(), "nothing parsed is kept");
+    assert_eq!(t.request_data(&key), Some(&text), "kept as sent");
     assert_eq!(
         t.on_response(now, &response(200, "BYE", "z9hG4bKraw")),
         ClientMatch::Deliver(key)
