@@ -10,13 +10,12 @@ use crate::caselog::{CaseId, CaseIds, EndReason, Event, Record};
 use crate::config::{Config, QueueConfig};
 use crate::registrar::Registrar;
 use crate::sip::rsip::{Header, Request, Response};
-use crate::sip::write::finish_message;
+use crate::sip::write::{finish_message, push_header};
 use crate::sip::{self, header, parse_cseq, tag_of, Echo, Peer, ResponseWriter, Transport};
 use crate::transaction::{Transactions, TxKey};
 use bytes::Bytes;
 use foldhash::{HashMap, HashMapExt};
 use std::collections::{BTreeSet, VecDeque};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,6 +176,11 @@ pub struct B2bua {
     wall_epoch_ms: u64,
     local_udp: SocketAddr,
     local_tcp: Option<SocketAddr>,
+    /// The two above as text (sent-by of our Vias), and our Contacts.
+    local_udp_text: String,
+    local_tcp_text: Option<String>,
+    contact_udp: String,
+    contact_tcp: Option<String>,
     rng: u64,
     out: VecDeque<(Peer, Bytes)>,
     /// Arrival instants of calls offered to a seat in the very input that
@@ -260,7 +264,18 @@ fn random(rng: &mut u64) -> String {
     x ^= x >> 7;
     x ^= x << 17;
     *rng = x;
-    format!("{x:016x}")
+    hex16(x)
+}
+
+/// `x` as 16 lowercase hex digits (what `format!("{x:016x}")` gives,
+/// without the formatting machinery: three of these go into every leg).
+fn hex16(x: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(char::from(DIGITS[((x >> (i * 4)) & 0xf) as usize]));
+    }
+    out
 }
 
 /// The URI inside a name-addr (`"x" <sip:a@b>;tag=1` -> `sip:a@b`).
@@ -369,6 +384,10 @@ impl B2bua {
             leg_gen: 0,
             epoch,
             wall_epoch_ms,
+            local_udp_text: local_udp.to_string(),
+            local_tcp_text: local_tcp.map(|a| a.to_string()),
+            contact_udp: format!("<sip:siaga112@{local_udp}>"),
+            contact_tcp: local_tcp.map(|a| format!("<sip:siaga112@{a};transport=tcp>")),
             local_udp,
             local_tcp,
             rng: seed | 1,
@@ -613,9 +632,9 @@ impl B2bua {
     }
 
     fn contact_header(&self, t: Transport) -> String {
-        match (t, self.local_tcp) {
-            (Transport::Tcp, Some(a)) => format!("<sip:siaga112@{a};transport=tcp>"),
-            _ => format!("<sip:siaga112@{}>", self.local_udp),
+        match (t, &self.contact_tcp) {
+            (Transport::Tcp, Some(c)) => c.clone(),
+            _ => self.contact_udp.clone(),
         }
     }
 
@@ -836,27 +855,40 @@ impl B2bua {
         extra: &[(&str, &str)],
         body: Option<(&str, &[u8])>,
     ) -> Option<Built> {
-        let mut buf = String::with_capacity(600);
         let via_t = d.peer.transport;
-        let local = self.local_for(via_t);
-        let _ = write!(
-            buf,
-            "{method} {} SIP/2.0\r\nVia: SIP/2.0/{} {local};branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\n",
-            d.remote_target,
-            via_t.via_name()
-        );
+        let local = match (via_t, &self.local_tcp_text) {
+            (Transport::Tcp, Some(a)) => a,
+            _ => &self.local_udp_text,
+        };
+        let mut cseq = itoa::Buffer::new();
+        let mut buf = String::with_capacity(600);
+        for part in [
+            method,
+            " ",
+            &d.remote_target,
+            " SIP/2.0\r\nVia: SIP/2.0/",
+            via_t.via_name(),
+            " ",
+            local,
+            ";branch=z9hG4bK",
+            branch,
+            ";rport\r\nMax-Forwards: 70\r\n",
+        ] {
+            buf.push_str(part);
+        }
         for r in &d.routes {
-            let _ = write!(buf, "Route: {r}\r\n");
+            push_header(&mut buf, "Route", r);
         }
-        let _ = write!(
-            buf,
-            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n",
-            d.local, d.remote, d.call_id, d.cseq
-        );
+        push_header(&mut buf, "From", &d.local);
+        push_header(&mut buf, "To", &d.remote);
+        push_header(&mut buf, "Call-ID", &d.call_id);
+        for part in ["CSeq: ", cseq.format(d.cseq), " ", method, "\r\n"] {
+            buf.push_str(part);
+        }
         for (n, v) in extra {
-            let _ = write!(buf, "{n}: {v}\r\n");
+            push_header(&mut buf, n, v);
         }
-        let _ = write!(buf, "User-Agent: {}\r\n", self.cfg.sip.user_agent);
+        push_header(&mut buf, "User-Agent", &self.cfg.sip.user_agent);
         // Every value above came from a parsed message or from us: the
         // request goes out as written, without a parse of its own.
         let data = finish_message(buf, body);

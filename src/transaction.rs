@@ -198,15 +198,15 @@ pub fn server_key(req: &Request) -> Option<TxKey> {
         _ => None,
     })?;
     let via = top_via(via)?;
-    let method = req.method.to_string();
-    let class = if method == "ACK" {
-        "INVITE"
-    } else {
-        method.as_str()
-    };
+    let method = crate::sip::method_name(req.method);
+    let class = if method == "ACK" { "INVITE" } else { method };
     match via.branch {
         Some(b) if b.starts_with("z9hG4bK") => {
-            Some(TxKey(format!("{b}|{}|{class}", via.sent_by).into()))
+            let mut k = String::with_capacity(b.len() + via.sent_by.len() + class.len() + 2);
+            for part in [b, "|", via.sent_by, "|", class] {
+                k.push_str(part);
+            }
+            Some(TxKey(k.into()))
         }
         _ => {
             // RFC 2543: Request-URI, From tag, Call-ID, CSeq number and top
@@ -234,7 +234,11 @@ pub fn server_key(req: &Request) -> Option<TxKey> {
 }
 
 fn client_key(branch: &str, method: &str) -> TxKey {
-    TxKey(format!("{branch}|{method}").into())
+    let mut k = String::with_capacity(branch.len() + method.len() + 1);
+    for part in [branch, "|", method] {
+        k.push_str(part);
+    }
+    TxKey(k.into())
 }
 
 impl Transactions {

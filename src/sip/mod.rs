@@ -189,6 +189,27 @@ pub fn reason_safe(s: &str) -> String {
 /// `name` is `m` spelled as RFC 3261 spells it (method names are
 /// case-sensitive; the fork parses them ignoring case), without writing
 /// `m` out as a new String.
+/// A method's name as it goes on the wire (rsip's `Display` without the
+/// formatting machinery or an allocation).
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Ack => "ACK",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        Method::Info => "INFO",
+        Method::Invite => "INVITE",
+        Method::Message => "MESSAGE",
+        Method::Notify => "NOTIFY",
+        Method::Options => "OPTIONS",
+        Method::PRack => "PRACK",
+        Method::Publish => "PUBLISH",
+        Method::Refer => "REFER",
+        Method::Register => "REGISTER",
+        Method::Subscribe => "SUBSCRIBE",
+        Method::Update => "UPDATE",
+    }
+}
+
 fn method_is(m: Method, name: &str) -> bool {
     name.parse::<Method>().is_ok_and(|p| p == m)
         && !name
@@ -366,31 +387,59 @@ fn after_uri(value: &str) -> &str {
 
 /// A `;name=value` parameter in a parameter list.
 pub fn param_of<'a>(params: &'a str, name: &str) -> Option<&'a str> {
-    params.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    each_param(params).find_map(|(k, v)| k.eq_ignore_ascii_case(name).then_some(v))
+}
+
+/// The `;name=value` parameters of a list, each trimmed (`value` empty for
+/// a bare name); whatever precedes the first `;` is not a parameter.
+/// Byte scans: this runs several times for every message.
+fn each_param(params: &str) -> impl Iterator<Item = (&str, &str)> {
+    let b = params.as_bytes();
+    let mut pos = memchr::memchr(b';', b).map_or(b.len() + 1, |i| i + 1);
+    std::iter::from_fn(move || {
+        if pos > b.len() {
+            return None;
+        }
+        let end = memchr::memchr(b';', &b[pos..]).map_or(b.len(), |i| pos + i);
+        let p = &params[pos..end];
+        pos = end + 1;
+        let (k, v) = match memchr::memchr(b'=', p.as_bytes()) {
+            Some(i) => (&p[..i], &p[i + 1..]),
+            None => (p, ""),
+        };
+        Some((k.trim_ascii(), v.trim_ascii()))
     })
 }
 
 /// The branch of the top Via, and its sent-by (host[:port]).
 pub fn top_via(value: &str) -> Option<TopVia<'_>> {
-    let first = value.split(',').next()?.trim();
-    let (proto, rest) = first.split_once(char::is_whitespace)?;
-    let transport = proto.rsplit('/').next()?.trim();
-    let rest = rest.trim();
-    let (sent_by, params) = match rest.find(';') {
-        Some(i) => (rest[..i].trim(), &rest[i..]),
+    let first = match memchr::memchr(b',', value.as_bytes()) {
+        Some(i) => &value[..i],
+        None => value,
+    }
+    .trim_ascii();
+    let space = first.bytes().position(|b| b.is_ascii_whitespace())?;
+    let (proto, rest) = (&first[..space], &first[space + 1..]);
+    let transport = proto.rsplit('/').next()?.trim_ascii();
+    let rest = rest.trim_ascii();
+    let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
+        Some(i) => (rest[..i].trim_ascii(), &rest[i..]),
         None => (rest, ""),
     };
+    // The first branch parameter counts, even if empty.
+    let (mut branch, mut has_rport) = (None, false);
+    for (k, v) in each_param(params) {
+        if branch.is_none() && k.eq_ignore_ascii_case("branch") {
+            branch = Some(v);
+        } else if k.eq_ignore_ascii_case("rport") {
+            has_rport = true;
+        }
+    }
     Some(TopVia {
         transport,
         sent_by,
-        branch: param_of(params, "branch").filter(|b| !b.is_empty()),
-        has_rport: params.split(';').skip(1).any(|p| {
-            p.split('=')
-                .next()
-                .is_some_and(|k| k.trim().eq_ignore_ascii_case("rport"))
-        }),
+        branch: branch.filter(|b| !b.is_empty()),
+        has_rport,
         params,
     })
 }

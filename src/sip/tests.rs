@@ -331,3 +331,28 @@ fn cancel_and_failure_ack_come_from_the_invite_as_sent() {
     }
     assert!(write::cancel_for(b"").is_none());
 }
+
+#[test]
+fn top_via_and_params_by_byte_scans() {
+    let v = top_via(
+        " SIP/2.0/UDP  10.0.0.1:5070 ;Branch=z9hG4bKa ; rport ;x=1 , SIP/2.0/TCP h;branch=z9hG4bKb",
+    )
+    .unwrap();
+    assert_eq!(
+        (v.transport, v.sent_by, v.branch, v.has_rport),
+        ("UDP", "10.0.0.1:5070", Some("z9hG4bKa"), true)
+    );
+    assert_eq!((v.host(), v.port()), ("10.0.0.1", 5070));
+    let v = top_via("SIP/2.0/TCP\t[::1]:5061;branch=;branch=z9hG4bKlater").unwrap();
+    assert_eq!((v.transport, v.host(), v.port()), ("TCP", "::1", 5061));
+    assert_eq!(v.branch, None, "the first branch counts, and it is empty");
+    assert!(!v.has_rport);
+    let v = top_via("SIP/2.0/UDP h").unwrap();
+    assert_eq!((v.sent_by, v.branch, v.params), ("h", None, ""));
+    assert!(top_via("SIP/2.0/UDP").is_none(), "no sent-by");
+    assert_eq!(tag_of("\"A;b\" <sip:a@b;tag=no>;x ; TAG = t1 "), Some("t1"));
+    assert_eq!(tag_of("sip:a@b;tag=t2;y=1"), Some("t2"));
+    assert_eq!(tag_of("<sip:a@b>"), None);
+    assert_eq!(param_of(";lr;maddr=x", "lr"), Some(""));
+    assert_eq!(param_of("", "lr"), None);
+}
