@@ -10,7 +10,7 @@ use crate::caselog::{CaseId, CaseIds, EndReason, Event, Record};
 use crate::config::{Config, QueueConfig};
 use crate::registrar::Registrar;
 use crate::sip::rsip::{Header, Request, Response};
-use crate::sip::write::{finish_message, push_header};
+use crate::sip::write::{concat, finish_message, push_header};
 use crate::sip::{self, header, parse_cseq, tag_of, Echo, Peer, ResponseWriter, Transport};
 use crate::transaction::{Transactions, TxKey};
 use bytes::Bytes;
@@ -55,7 +55,7 @@ impl Dialog {
         };
         Dialog {
             call_id: h("Call-ID"),
-            local: format!("{};tag={tag}", h("To")),
+            local: concat(&[&h("To"), ";tag=", tag]),
             remote: from,
             remote_target,
             routes: record_routes(&req.headers),
@@ -899,7 +899,7 @@ impl B2bua {
         );
         Some(Built {
             method: method.to_string(),
-            branch: format!("z9hG4bK{branch}"),
+            branch: concat(&["z9hG4bK", branch]),
             data,
         })
     }
@@ -993,7 +993,7 @@ impl B2bua {
         peer: Peer,
     ) -> bool {
         let (call_id, tag, branch) = (
-            format!("{}@siaga112", self.token()),
+            concat(&[&self.token(), "@siaga112"]),
             self.token(),
             self.token(),
         );
@@ -1005,16 +1005,20 @@ impl B2bua {
         let from = strip_tag(&c.trunk.remote);
         let dialog = Dialog {
             call_id: call_id.clone(),
-            local: format!("{from};tag={tag}"),
-            remote: format!("<{uri}>"),
+            local: concat(&[&from, ";tag=", &tag]),
+            remote: concat(&["<", uri, ">"]),
             remote_target: uri.to_string(),
             routes: Vec::new(),
             cseq: 1,
             peer,
         };
         let contact = self.contact_header(peer.transport);
-        let pai = format!("<{}>", c.caller);
-        let info = format!("<urn:siaga112:case:{}>;purpose=siaga112-case", c.case);
+        let pai = concat(&["<", &c.caller, ">"]);
+        let info = concat(&[
+            "<urn:siaga112:case:",
+            c.case.as_str(),
+            ">;purpose=siaga112-case",
+        ]);
         let service = c.service.clone();
         let ctype = header(&c.invite.headers, "Content-Type")
             .unwrap_or("application/sdp")

@@ -186,9 +186,6 @@ pub fn reason_safe(s: &str) -> String {
     out
 }
 
-/// `name` is `m` spelled as RFC 3261 spells it (method names are
-/// case-sensitive; the fork parses them ignoring case), without writing
-/// `m` out as a new String.
 /// A method's name as it goes on the wire (rsip's `Display` without the
 /// formatting machinery or an allocation).
 pub fn method_name(m: Method) -> &'static str {
@@ -210,6 +207,9 @@ pub fn method_name(m: Method) -> &'static str {
     }
 }
 
+/// `name` is `m` spelled as RFC 3261 spells it (method names are
+/// case-sensitive; the fork parses them ignoring case), without writing
+/// `m` out as a new String.
 fn method_is(m: Method, name: &str) -> bool {
     name.parse::<Method>().is_ok_and(|p| p == m)
         && !name
@@ -265,7 +265,11 @@ fn check_mandatory(msg: &SipMessage) -> Result<(), Rejection> {
                 "CSeq Method Does Not Match Request",
             ));
         }
-        if msg.top_via_header().and_then(|v| v.typed()).is_err() {
+        let top = headers.iter().find_map(|h| match h {
+            Header::Via(v) => Some(v.value()),
+            _ => None,
+        });
+        if !top.is_some_and(via_is_sound) {
             return Err(Rejection::respond(400, "Bad Via Header"));
         }
     }
@@ -444,6 +448,27 @@ pub fn top_via(value: &str) -> Option<TopVia<'_>> {
     })
 }
 
+/// A top Via we can answer to (RFC 3261 §20.42): `SIP/2.0/<transport>`,
+/// then a sent-by with a host and, if a port is given, a valid one. (Our
+/// own scan: rsip's typed Via parse cost more than the rest of the checks.)
+fn via_is_sound(value: &str) -> bool {
+    let Some(v) = top_via(value) else {
+        return false;
+    };
+    let proto = value.trim_ascii_start();
+    let version_ok = proto.len() > 8 && proto[..8].eq_ignore_ascii_case("SIP/2.0/");
+    let port_ok = match v.sent_by.rfind(']') {
+        Some(end) => v.sent_by[end + 1..]
+            .strip_prefix(':')
+            .is_none_or(|p| p.parse::<u16>().is_ok()),
+        None => match v.sent_by.split_once(':') {
+            Some((_, p)) => p.parse::<u16>().is_ok(),
+            None => true,
+        },
+    };
+    version_ok && is_token(v.transport) && !v.host().is_empty() && port_ok
+}
+
 /// The parts of a top Via that matching and routing need.
 #[derive(Debug, Clone, Copy)]
 pub struct TopVia<'a> {
@@ -485,33 +510,44 @@ impl TopVia<'_> {
 /// empty `rport`. Returns the new header value, or `None` if nothing changes.
 pub fn stamp_via(value: &str, src: SocketAddr) -> Option<String> {
     let via = top_via(value)?;
-    let ip = src.ip().to_string();
-    let need_received = via.host() != ip || via.has_rport;
-    if !need_received && !via.has_rport {
+    // RFC 3261 §18.2.1: received when sent-by is a name or another address;
+    // RFC 3581 §4: always when rport is asked for. Compared as addresses
+    // (no formatting of the source for the common case of nothing to add).
+    let same_host = via
+        .host()
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|h| h == src.ip());
+    if same_host && !via.has_rport {
         return None;
     }
-    // The first entry as top_via saw it (trimmed): its params are a suffix.
-    let first_raw = value.split(',').next()?;
-    let first = first_raw.trim();
+    let ip = src.ip().to_string();
+    // The first entry exactly as top_via cut and trimmed it: its params are
+    // a suffix of it.
+    let first_raw = match memchr::memchr(b',', value.as_bytes()) {
+        Some(i) => &value[..i],
+        None => value,
+    };
+    let first = first_raw.trim_ascii();
     let rest = &value[first_raw.len()..];
     let mut out = String::with_capacity(value.len() + 32);
     // Keep everything but an old received and an empty rport.
-    out.push_str(first[..first.len() - via.params.len()].trim_end());
-    for p in via.params.split(';').skip(1) {
-        let key = p.split('=').next().unwrap_or("").trim();
+    out.push_str(first[..first.len() - via.params.len()].trim_ascii_end());
+    for (key, value) in each_param(via.params) {
         if key.eq_ignore_ascii_case("received") || key.eq_ignore_ascii_case("rport") {
             continue;
         }
         out.push(';');
-        out.push_str(p.trim());
+        out.push_str(key);
+        if !value.is_empty() {
+            out.push('=');
+            out.push_str(value);
+        }
     }
-    if need_received {
-        out.push_str(";received=");
-        out.push_str(&ip);
-    }
+    out.push_str(";received=");
+    out.push_str(&ip);
     if via.has_rport {
         out.push_str(";rport=");
-        out.push_str(&src.port().to_string());
+        out.push_str(itoa::Buffer::new().format(src.port()));
     }
     out.push_str(rest);
     Some(out)

@@ -356,3 +356,66 @@ fn top_via_and_params_by_byte_scans() {
     assert_eq!(param_of(";lr;maddr=x", "lr"), Some(""));
     assert_eq!(param_of("", "lr"), None);
 }
+
+#[test]
+fn a_request_with_an_unusable_top_via_gets_400() {
+    let req = |via: &str| {
+        format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: {via}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\n\
+             Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    for good in [
+        "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa;rport",
+        "SIP/2.0/TCP host.example;branch=z9hG4bKa",
+        "sip/2.0/udp [2001:db8::1]:5060;branch=z9hG4bKa",
+        "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKa",
+    ] {
+        assert!(
+            parse(req(good).as_bytes(), Transport::Udp, 65535).is_ok(),
+            "{good}"
+        );
+    }
+    for bad in [
+        "SIP/2.0/UDP 10.0.0.1:99999;branch=z9hG4bKa",
+        "SIP/2.0/UDP 10.0.0.1:x;branch=z9hG4bKa",
+        "SIP/2.0/UDP :5060;branch=z9hG4bKa",
+        "HTTP/1.1/UDP 10.0.0.1;branch=z9hG4bKa",
+        "SIP/2.0/ 10.0.0.1;branch=z9hG4bKa",
+    ] {
+        match parse(req(bad).as_bytes(), Transport::Udp, 65535) {
+            Err(Rejection::Respond {
+                status: 400,
+                reason,
+                ..
+            }) => {
+                assert_eq!(reason, "Bad Via Header", "{bad}")
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn stamp_via_compares_addresses_and_survives_unicode_space() {
+    let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    assert_eq!(
+        stamp_via("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKa", src),
+        None
+    );
+    assert_eq!(
+        stamp_via("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKa;rport", src).unwrap(),
+        "SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKa;received=192.0.2.7;rport=40000"
+    );
+    let v6: SocketAddr = "[2001:db8::1]:5070".parse().unwrap();
+    assert_eq!(
+        stamp_via("SIP/2.0/UDP [2001:db8:0::1]:5070;branch=z9hG4bKa", v6),
+        None
+    );
+    // A no-break space at the end of the first entry is not LWS: kept, no panic.
+    let nbsp = "SIP/2.0/UDP host;branch=z9hG4bKa\u{a0}, SIP/2.0/UDP x";
+    assert_eq!(
+        stamp_via(nbsp, src).unwrap(),
+        "SIP/2.0/UDP host;branch=z9hG4bKa\u{a0};received=192.0.2.7, SIP/2.0/UDP x"
+    );
+}

@@ -101,6 +101,15 @@ impl ResponseWriter {
     }
 }
 
+/// The parts joined, in a String of exactly their length.
+pub fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 /// Appends `name: value\r\n` (plain pushes: `write!` costs several times
 /// more, and messages are built of little else).
 pub fn push_header(buf: &mut String, name: &str, value: &str) {
