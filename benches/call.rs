@@ -32,14 +32,7 @@ fn whole_call(c: &mut Criterion) {
             total
         })
     });
-    let invite = format!(
-        "INVITE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {t};branch=z9hG4bKinv1\r\n\
-         From: <sip:+62811@{t}>;tag=t1\r\nTo: <sip:112@127.0.0.1>\r\nCall-ID: call1\r\nCSeq: 1 INVITE\r\n\
-         Contact: <sip:trunk@{t}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
-        sim::SDP.len(),
-        sim::SDP,
-        t = sim::TRUNK
-    );
+    let invite = sim::trunk_invite();
     let _ = Peer::udp(sim::TRUNK.parse().unwrap());
     g.bench_function("baseline: parse the trunk INVITE", |b| {
         b.iter(|| sip::parse(black_box(invite.as_bytes()), Transport::Udp, 65535))

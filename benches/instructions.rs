@@ -38,14 +38,7 @@ fn calls(n: u32) {
 /// `n` parses of a typical trunk INVITE (the same run's baseline).
 #[inline(never)]
 fn parse_invites(n: u32) {
-    let invite = format!(
-        "INVITE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {t};branch=z9hG4bKinv1\r\n\
-         From: <sip:+62811@{t}>;tag=t1\r\nTo: <sip:112@127.0.0.1>\r\nCall-ID: call1\r\nCSeq: 1 INVITE\r\n\
-         Contact: <sip:trunk@{t}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
-        sim::SDP.len(),
-        sim::SDP,
-        t = sim::TRUNK
-    );
+    let invite = sim::trunk_invite();
     let started = Instant::now();
     for _ in 0..n {
         let _ = black_box(sip::parse(

@@ -143,31 +143,30 @@ pub fn finish_message(mut buf: String, body: Option<(&str, &[u8])>) -> Bytes {
 /// the response's To. `invite` is the INVITE as we sent it; None if it has
 /// no request line.
 pub fn ack_for_failure(invite: &[u8], response_to: &str) -> Option<Bytes> {
-    let head = scan(invite)?;
-    let mut buf = derived_request(&head, "ACK")?;
-    let _ = write!(buf, "To: {response_to}\r\n");
-    let cseq = head
-        .get("CSeq")
-        .and_then(super::parse_cseq)
-        .map_or(0, |c| c.0);
-    let _ = write!(buf, "CSeq: {cseq} ACK\r\nMax-Forwards: 70\r\n");
-    Some(finish_message(buf, None))
+    derived_from(invite, "ACK", Some(response_to))
 }
 
 /// The CANCEL of an INVITE we sent (RFC 3261 §9.1): the INVITE's
 /// Request-URI, top Via, Route, From, To, Call-ID and CSeq number. `invite`
 /// is the INVITE as we sent it; None if it has no request line.
 pub fn cancel_for(invite: &[u8]) -> Option<Bytes> {
+    derived_from(invite, "CANCEL", None)
+}
+
+/// ACK or CANCEL of the INVITE `invite` as sent: its request line, top Via,
+/// Routes, From and Call-ID, then `to` (or the INVITE's To) and the CSeq
+/// number with `method`.
+fn derived_from(invite: &[u8], method: &str, to: Option<&str>) -> Option<Bytes> {
     let head = scan(invite)?;
-    let mut buf = derived_request(&head, "CANCEL")?;
-    if let Some(to) = head.get("To") {
-        let _ = write!(buf, "To: {to}\r\n");
+    let mut buf = derived_request(&head, method)?;
+    if let Some(to) = to.or_else(|| head.get("To")) {
+        push_header(&mut buf, "To", to);
     }
     let cseq = head
         .get("CSeq")
         .and_then(super::parse_cseq)
         .map_or(0, |c| c.0);
-    let _ = write!(buf, "CSeq: {cseq} CANCEL\r\nMax-Forwards: 70\r\n");
+    let _ = write!(buf, "CSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n");
     Some(finish_message(buf, None))
 }
 

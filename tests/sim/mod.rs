@@ -187,6 +187,16 @@ pub fn register(sim: &mut Sim) {
     assert!(sim.take(SEAT).pop().unwrap().starts_with("SIP/2.0 200"));
 }
 
+/// A typical trunk INVITE (the parse baseline of the benches).
+pub fn trunk_invite() -> String {
+    format!(
+        "INVITE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKinv1\r\n\
+         From: <sip:+62811@{TRUNK}>;tag=t1\r\nTo: <sip:112@127.0.0.1>\r\nCall-ID: call1\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:trunk@{TRUNK}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    )
+}
+
 pub const SDP: &str = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n";
 
 /// Sets a call up to talking; returns the To the trunk must use and the
