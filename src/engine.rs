@@ -115,6 +115,9 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     }
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
+    if let Err(e) = udp::enable_timestamps(s.as_raw_fd()) {
+        tracing::warn!(%addr, error = %e, "no kernel arrival times: INVITE-to-seat latency leaves out socket queueing");
+    }
     tracing::debug!(
         %addr,
         recv_buffer = s.recv_buffer_size().unwrap_or(0),
@@ -215,9 +218,17 @@ pub async fn run(
                     }
                 }
                 let now = Instant::now();
+                let wall = std::time::SystemTime::now();
                 for j in 0..got {
                     let Some((Some(from), data)) = inbox.get(j) else { continue };
-                    receive(&mut core, now, Peer::udp(from), data, &mut offers, &mut routing);
+                    // When it reached the socket, on our clock: the time it
+                    // waited there is latency we add too.
+                    let waited = inbox
+                        .arrived(j)
+                        .and_then(|t| wall.duration_since(t).ok())
+                        .unwrap_or_default();
+                    let arrived = now.checked_sub(waited).unwrap_or(now);
+                    receive(&mut core, now, arrived, Peer::udp(from), data, &mut offers, &mut routing);
                     // Each input's outputs in order, before the next input.
                     drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
                     if !offers.is_empty() && j + 1 < got {
@@ -232,7 +243,8 @@ pub async fn run(
                 let now = Instant::now();
                 match ev {
                     Some(Event::Message { peer, data, at }) => {
-                        receive(&mut core, at.min(now), peer, &data, &mut offers, &mut routing);
+                        let at = at.min(now);
+                        receive(&mut core, at, at, peer, &data, &mut offers, &mut routing);
                     }
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
@@ -284,12 +296,15 @@ pub async fn run(
     Ok(())
 }
 
-/// One message into the core. A trunk INVITE that went straight to a seat
-/// leaves its arrival in `offers` (for INVITE-to-seat-INVITE once the
-/// outbox is sent) and the core's time for it in `routing`.
+/// One message into the core at `now`. A trunk INVITE that went straight
+/// to a seat leaves `arrived` (when the datagram reached our socket) in
+/// `offers` (for INVITE-to-seat-INVITE once the outbox is sent) and the
+/// core's time for it in `routing`.
+#[allow(clippy::too_many_arguments)]
 fn receive(
     core: &mut Core,
     now: Instant,
+    arrived: Instant,
     peer: Peer,
     data: &[u8],
     offers: &mut Vec<Instant>,
@@ -298,7 +313,7 @@ fn receive(
     let started = Instant::now();
     core.handle_receive(now, peer, data);
     let ns = (started.elapsed().as_nanos() as u64).max(1);
-    for arrived in core.take_offer_marks() {
+    for _ in core.take_offer_marks() {
         offers.push(arrived);
         let _ = routing.record(ns);
     }

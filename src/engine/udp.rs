@@ -38,12 +38,40 @@ fn point(
     h.msg_iovlen = 1;
 }
 
+/// Room for one control message carrying a `timespec` (8-byte aligned, as
+/// `cmsghdr` needs).
+type Control = [u64; 8];
+
+/// Asks the kernel to stamp every datagram of `fd` with its arrival time
+/// (`SO_TIMESTAMPNS`, wall clock), read by [`RecvBatch::arrived`]: the time a
+/// datagram waits in the socket buffer counts as latency we add.
+pub fn enable_timestamps(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid fd and a c_int option value of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Buffers for one `recvmmsg`.
 pub struct RecvBatch {
     bufs: Vec<Box<[u8]>>,
     names: Vec<libc::sockaddr_storage>,
     name_lens: [libc::socklen_t; BATCH],
     lens: [usize; BATCH],
+    controls: [Control; BATCH],
+    control_lens: [usize; BATCH],
     n: usize,
 }
 
@@ -59,6 +87,8 @@ impl RecvBatch {
             names: vec![unsafe { zeroed::<libc::sockaddr_storage>() }; BATCH],
             name_lens: [0; BATCH],
             lens: [0; BATCH],
+            controls: [[0; 8]; BATCH],
+            control_lens: [0; BATCH],
             n: 0,
         }
     }
@@ -80,6 +110,8 @@ impl RecvBatch {
                     size_of::<libc::sockaddr_storage>() as libc::socklen_t,
                 ),
             );
+            hdr[i].msg_hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+            hdr[i].msg_hdr.msg_controllen = size_of::<Control>() as _;
         }
         // SAFETY: every header points at a buffer and an address slot that
         // live in `self` or this frame for the whole call, with their true
@@ -100,6 +132,10 @@ impl RecvBatch {
         for (i, h) in hdr.iter().enumerate().take(n) {
             self.lens[i] = (h.msg_len as usize).min(self.bufs[i].len());
             self.name_lens[i] = h.msg_hdr.msg_namelen;
+            // usize on glibc, u32 on musl.
+            #[allow(clippy::unnecessary_cast)]
+            let control_len = h.msg_hdr.msg_controllen as usize;
+            self.control_lens[i] = control_len;
         }
         self.n = n;
         Ok(n)
@@ -119,6 +155,42 @@ impl RecvBatch {
             SockAddr::new(storage, self.name_lens[i])
         };
         Some((addr.as_socket(), &self.bufs[i][..self.lens[i]]))
+    }
+}
+
+impl RecvBatch {
+    /// When datagram `i` of the last [`RecvBatch::recv`] reached the socket
+    /// (wall clock), if the kernel stamped it (see [`enable_timestamps`]).
+    pub fn arrived(&self, i: usize) -> Option<std::time::SystemTime> {
+        if i >= self.n {
+            return None;
+        }
+        // SAFETY: a msghdr that only describes the control buffer the
+        // kernel filled for datagram i, with the length it reported; the
+        // CMSG macros stay inside that length.
+        unsafe {
+            let mut m: libc::msghdr = zeroed();
+            m.msg_control = self.controls[i].as_ptr().cast_mut().cast();
+            m.msg_controllen = self.control_lens[i].min(size_of::<Control>()) as _;
+            let mut c = libc::CMSG_FIRSTHDR(&m);
+            while !c.is_null() {
+                let h = &*c;
+                if h.cmsg_level == libc::SOL_SOCKET
+                    && h.cmsg_type == libc::SCM_TIMESTAMPNS
+                    && h.cmsg_len as usize
+                        >= libc::CMSG_LEN(size_of::<libc::timespec>() as u32) as usize
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    let since = std::time::Duration::new(
+                        u64::try_from(ts.tv_sec).ok()?,
+                        u32::try_from(ts.tv_nsec).ok()?,
+                    );
+                    return std::time::UNIX_EPOCH.checked_add(since);
+                }
+                c = libc::CMSG_NXTHDR(&m, c);
+            }
+        }
+        None
     }
 }
 
@@ -252,6 +324,28 @@ mod tests {
         assert_eq!(rb.get(2).unwrap().1, b"datagram 18");
         let e = rb.recv(b.as_raw_fd()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn the_kernel_stamps_arrival_times_when_asked() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut rb = RecvBatch::new(100);
+        a.send_to(b"plain", to).unwrap();
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 1);
+        assert_eq!(rb.arrived(0), None, "not asked for: no stamp");
+        enable_timestamps(b.as_raw_fd()).unwrap();
+        let before = std::time::SystemTime::now();
+        a.send_to(b"one", to).unwrap();
+        a.send_to(b"two", to).unwrap();
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 2);
+        let after = std::time::SystemTime::now();
+        let (t0, t1) = (rb.arrived(0).unwrap(), rb.arrived(1).unwrap());
+        assert!(
+            before <= t0 && t0 <= t1 && t1 <= after,
+            "{before:?} {t0:?} {t1:?} {after:?}"
+        );
+        assert_eq!(rb.arrived(2), None);
     }
 
     #[test]
