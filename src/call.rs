@@ -1076,15 +1076,9 @@ impl B2bua {
         resp: &Response,
     ) {
         let status = resp.status_code.code();
-        let Some(purpose) = self.purposes.get(key).cloned() else {
+        let Some(purpose) = self.take_purpose(key, status) else {
             return self.on_stray_response(now, resp);
         };
-        // A final answer ends the purpose, but a 2xx INVITE keeps its
-        // transaction (retransmitted 2xx are passed up again).
-        let keep = (200..300).contains(&status) && matches!(purpose, Purpose::LegInvite(..));
-        if status >= 200 && !keep {
-            self.purposes.remove(key);
-        }
         match purpose {
             Purpose::Fire => {}
             Purpose::Relay {
@@ -1100,6 +1094,51 @@ impl B2bua {
             }
             Purpose::LegInvite(id, gen) => self.on_leg_response(now, txs, key, id, gen, resp),
         }
+    }
+
+    /// The purpose of a client transaction a response with `status`
+    /// arrived on; a final answer ends it, but a 2xx INVITE keeps its
+    /// transaction (retransmitted 2xx are passed up again).
+    fn take_purpose(&mut self, key: &TxKey, status: u16) -> Option<Purpose> {
+        let purpose = self.purposes.get(key).cloned()?;
+        let keep = (200..300).contains(&status) && matches!(purpose, Purpose::LegInvite(..));
+        if status >= 200 && !keep {
+            self.purposes.remove(key);
+        }
+        Some(purpose)
+    }
+
+    /// Whether a response with `status` on client transaction `key` must be
+    /// read whole. Not needed: a provisional (a leg rings; relays ignore
+    /// it), or a non-INVITE final answer to a request nobody waits on (our
+    /// BYE, CANCEL). Needed: INVITE finals and relayed answers.
+    pub fn needs_whole_response(&self, key: &TxKey, status: u16) -> bool {
+        status >= 200 && !matches!(self.purposes.get(key), None | Some(Purpose::Fire))
+    }
+
+    /// A response that [`B2bua::needs_whole_response`] said is known by its
+    /// status alone (a stray one of those needs nothing either).
+    pub fn on_response_status(&mut self, key: &TxKey, status: u16) {
+        debug_assert!(!self.needs_whole_response(key, status));
+        if let Some(Purpose::LegInvite(id, gen)) = self.take_purpose(key, status) {
+            self.leg_provisional(key, id, gen, status);
+        }
+    }
+
+    /// A provisional response on an outbound leg: it is alive, and rings.
+    /// False if the leg is no longer the call's (then it is forgotten).
+    fn leg_provisional(&mut self, key: &TxKey, id: CallId, gen: u32, status: u16) -> bool {
+        if !self.select_leg(id, gen) {
+            self.purposes.remove(key);
+            return false;
+        }
+        let c = self.calls.get_mut(&id).expect("present");
+        let leg = c.leg.as_mut().expect("current");
+        leg.got_response = true;
+        if status != 100 && leg.state == LegState::Calling {
+            leg.state = LegState::Ringing;
+        }
+        true
     }
 
     /// A response no transaction of ours claims.
@@ -1212,19 +1251,16 @@ impl B2bua {
         resp: &Response,
     ) {
         let status = resp.status_code.code();
+        if status < 200 {
+            // (A stray provisional needs nothing more.)
+            self.leg_provisional(key, id, gen, status);
+            return;
+        }
         if !self.select_leg(id, gen) {
             self.purposes.remove(key);
             return self.on_stray_response(now, resp);
         }
         match status {
-            100..=199 => {
-                let c = self.calls.get_mut(&id).expect("present");
-                let leg = c.leg.as_mut().expect("current");
-                leg.got_response = true;
-                if status != 100 && leg.state == LegState::Calling {
-                    leg.state = LegState::Ringing;
-                }
-            }
             200..=299 => self.leg_answered(now, txs, id, resp),
             _ => {
                 self.purposes.remove(key);

@@ -148,6 +148,9 @@ impl Core {
     pub fn handle_receive(&mut self, now: Instant, peer: Peer, data: &[u8]) {
         self.now = now;
         self.counters.received += 1;
+        if self.known_by_status(now, peer, data) {
+            return self.settle(now);
+        }
         match sip::parse(data, peer.transport, self.cfg.sip.max_message_bytes) {
             Ok(SipMessage::Request(req)) => self.on_request(now, peer, req),
             Ok(SipMessage::Response(resp)) => match self.txs.on_response(now, &resp) {
@@ -160,6 +163,29 @@ impl Core {
             Err(rej) => self.reject(now, peer, data, rej),
         }
         self.settle(now);
+    }
+
+    /// A response that needs no more than its status, Via branch and CSeq
+    /// method (see [`B2bua::needs_whole_response`]: a seat's 180, the 200 to
+    /// our BYE, two of a call's six messages) is handled from a scan of
+    /// those, without the full parse. False: take the full path.
+    fn known_by_status(&mut self, now: Instant, peer: Peer, data: &[u8]) -> bool {
+        let max = self.cfg.sip.max_message_bytes;
+        let Some(head) = sip::response_head(data, peer.transport, max) else {
+            return false;
+        };
+        let key = Transactions::client_key(head.branch, head.method);
+        if head.status >= 200
+            && (head.method == "INVITE" || self.b2bua.needs_whole_response(&key, head.status))
+        {
+            return false;
+        }
+        match self.txs.on_response_parts(now, &key, head.status, "") {
+            ClientMatch::Deliver(key) => self.b2bua.on_response_status(&key, head.status),
+            ClientMatch::Stray => {}
+            ClientMatch::Absorbed => self.counters.retransmissions_absorbed += 1,
+        }
+        true
     }
 
     /// A framing failure on a TCP stream: answer from the head we have.

@@ -233,6 +233,14 @@ pub fn server_key(req: &Request) -> Option<TxKey> {
     }
 }
 
+impl Transactions {
+    /// The key of the client transaction a response with this top Via
+    /// branch and CSeq method belongs to.
+    pub fn client_key(branch: &str, method: &str) -> TxKey {
+        client_key(branch, method)
+    }
+}
+
 fn client_key(branch: &str, method: &str) -> TxKey {
     let mut k = String::with_capacity(branch.len() + method.len() + 1);
     for part in [branch, "|", method] {
@@ -565,8 +573,23 @@ impl Transactions {
         else {
             return ClientMatch::Stray;
         };
-        let key = client_key(branch, method);
+        let to = crate::sip::header(&resp.headers, "To").unwrap_or("");
         let status = resp.status_code.code();
+        self.on_response_parts(now, &client_key(branch, method), status, to)
+    }
+
+    /// [`Transactions::on_response`] for a response known by its parts:
+    /// the client key (top Via branch and CSeq method, see
+    /// [`Transactions::client_key`]), the status, and its To (used only for
+    /// the ACK of an INVITE failure).
+    pub fn on_response_parts(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        status: u16,
+        to: &str,
+    ) -> ClientMatch {
+        let key = key.clone();
         let (t1, t4) = (self.cfg.t1, self.cfg.t4);
         let Some(tx) = self.client.get_mut(&key) else {
             return ClientMatch::Stray;
@@ -591,7 +614,6 @@ impl Transactions {
                 ClientMatch::Deliver(key)
             }
             (true, ClientState::Calling | ClientState::Proceeding, _) => {
-                let to = crate::sip::header(&resp.headers, "To").unwrap_or("");
                 let ack = write::ack_for_failure(&std::mem::take(&mut tx.data), to);
                 tx.ack = ack.clone();
                 tx.state = ClientState::Completed;

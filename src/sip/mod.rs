@@ -100,28 +100,12 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
 /// status and reason) or drop; the caller uses [`scan::scan`] to build the
 /// answer from the raw head.
 pub fn parse(data: &[u8], transport: Transport, max_bytes: usize) -> Result<SipMessage, Rejection> {
-    if data.len() > max_bytes {
-        return Err(Rejection::respond(513, "Message Too Large"));
-    }
-    let Some(head_end) = scan::find_head_end(data) else {
-        return Err(Rejection::respond(400, "Missing Blank Line After Headers"));
-    };
-    let body_start = head_end + 4;
+    let Framing {
+        body_start,
+        content_length,
+        ..
+    } = framing(data, transport, max_bytes)?;
     let available = data.len() - body_start;
-    let content_length = match scan::content_length(&data[..head_end]) {
-        Ok(cl) => cl,
-        Err(why) => return Err(Rejection::respond(400, why)),
-    };
-    match content_length {
-        Some(cl) if cl > available => {
-            return Err(Rejection::respond(400, "Content-Length Larger Than Body"));
-        }
-        None if transport.reliable() && available > 0 => {
-            // RFC 3261 §18.3: over a stream the body needs a Content-Length.
-            return Err(Rejection::respond(400, "Missing Content-Length"));
-        }
-        _ => {}
-    }
     let mut msg = match rsip::parser::parse_message(data) {
         Ok(m) => m,
         Err(e) => return Err(classify_parse_error(data, e)),
@@ -137,6 +121,103 @@ pub fn parse(data: &[u8], transport: Transport, max_bytes: usize) -> Result<SipM
     }
     check_mandatory(&msg)?;
     Ok(msg)
+}
+
+/// Where a message's head ends and what its Content-Length says.
+struct Framing {
+    head_end: usize,
+    body_start: usize,
+    content_length: Option<usize>,
+}
+
+/// The checks of size and framing every message passes before any parse.
+fn framing(data: &[u8], transport: Transport, max_bytes: usize) -> Result<Framing, Rejection> {
+    if data.len() > max_bytes {
+        return Err(Rejection::respond(513, "Message Too Large"));
+    }
+    let Some(head_end) = scan::find_head_end(data) else {
+        return Err(Rejection::respond(400, "Missing Blank Line After Headers"));
+    };
+    let body_start = head_end + 4;
+    let available = data.len() - body_start;
+    let content_length = match scan::content_length(&data[..head_end]) {
+        Ok(cl) => cl,
+        Err(why) => return Err(Rejection::respond(400, why)),
+    };
+    match content_length {
+        Some(cl) if cl > available => {
+            Err(Rejection::respond(400, "Content-Length Larger Than Body"))
+        }
+        // RFC 3261 §18.3: over a stream the body needs a Content-Length.
+        None if transport.reliable() && available > 0 => {
+            Err(Rejection::respond(400, "Missing Content-Length"))
+        }
+        _ => Ok(Framing {
+            head_end,
+            body_start,
+            content_length,
+        }),
+    }
+}
+
+/// What matching needs of a response, read without a full parse: the
+/// status, the top Via's branch and the CSeq method.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResponseHead<'a> {
+    pub status: u16,
+    pub branch: &'a str,
+    pub method: &'a str,
+}
+
+/// Scans a response's head for [`ResponseHead`]: the same size and framing
+/// checks as [`parse`], then the status line, the first Via and the one
+/// CSeq. None for anything else or anything unusual (a request, folded or
+/// non-UTF-8 lines, a line without a colon, no branch, two CSeq), which
+/// then takes the full parse.
+pub fn response_head(
+    data: &[u8],
+    transport: Transport,
+    max_bytes: usize,
+) -> Option<ResponseHead<'_>> {
+    let code = data.strip_prefix(b"SIP/2.0 ")?.get(..4)?;
+    if !code[..3].iter().all(u8::is_ascii_digit) || code[3] != b' ' {
+        return None;
+    }
+    let status = code[..3]
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    if !(100..700).contains(&status) {
+        return None;
+    }
+    let head_end = framing(data, transport, max_bytes).ok()?.head_end;
+    let head = std::str::from_utf8(&data[..head_end]).ok()?;
+    let (mut via, mut cseq) = (None, None);
+    let mut start = memchr::memchr(b'\n', head.as_bytes())? + 1;
+    while start < head.len() {
+        let end =
+            memchr::memchr(b'\n', &head.as_bytes()[start..]).map_or(head.len(), |i| start + i);
+        let line = &head[start..end];
+        start = end + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.starts_with([' ', '\t']) {
+            return None;
+        }
+        let (name, value) = line.split_once(':')?;
+        let name = name.trim_ascii();
+        if name.eq_ignore_ascii_case("via") || name.eq_ignore_ascii_case("v") {
+            via = via.or(Some(value));
+        } else if name.eq_ignore_ascii_case("cseq") {
+            if cseq.is_some() {
+                return None;
+            }
+            cseq = Some(value);
+        }
+    }
+    Some(ResponseHead {
+        status,
+        branch: top_via(via?)?.branch?,
+        method: parse_cseq(cseq?)?.1,
+    })
 }
 
 fn classify_parse_error(data: &[u8], e: rsip::Error) -> Rejection {

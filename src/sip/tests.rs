@@ -419,3 +419,85 @@ fn stamp_via_compares_addresses_and_survives_unicode_space() {
         "SIP/2.0/UDP host;branch=z9hG4bKa\u{a0};received=192.0.2.7, SIP/2.0/UDP x"
     );
 }
+
+#[test]
+fn response_head_reads_status_branch_and_cseq_or_gives_way_to_the_full_parse() {
+    let resp = |first: &str, rest: &str| {
+        format!(
+            "{first}\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc;rport\r\n\
+             v: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKother\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: <sip:c@d>;tag=2\r\nCall-ID: x\r\n{rest}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let ringing = resp("SIP/2.0 180 Ringing", "CSeq: 1 INVITE\r\n");
+    assert_eq!(
+        response_head(ringing.as_bytes(), Transport::Udp, 65535),
+        Some(ResponseHead {
+            status: 180,
+            branch: "z9hG4bKabc",
+            method: "INVITE"
+        })
+    );
+    let ok = resp("SIP/2.0 200 OK", "cseq:  2 BYE \r\n");
+    assert_eq!(
+        response_head(ok.as_bytes(), Transport::Udp, 65535)
+            .unwrap()
+            .method,
+        "BYE"
+    );
+    for odd in [
+        resp("INVITE sip:a@b SIP/2.0", "CSeq: 1 INVITE\r\n"),
+        resp("SIP/2.0 18 Ringing", "CSeq: 1 INVITE\r\n"),
+        resp("SIP/2.0 999 What", "CSeq: 1 INVITE\r\n"),
+        resp("SIP/2.0 180 Ringing", ""),
+        resp(
+            "SIP/2.0 180 Ringing",
+            "CSeq: 1 INVITE\r\nCSeq: 2 INVITE\r\n",
+        ),
+        resp("SIP/2.0 180 Ringing", "CSeq: 1 INVITE\r\n folded\r\n"),
+        resp("SIP/2.0 180 Ringing", "CSeq: 1 INVITE\r\nno colon here\r\n"),
+        resp("SIP/2.0 180 Ringing", "CSeq: 1 INVITE\r\n").replace("branch=z9hG4bKabc;", ""),
+        resp("SIP/2.0 180 Ringing", "CSeq: 1 INVITE\r\n")
+            .replace("Content-Length: 0", "Content-Length: 9"),
+    ] {
+        assert_eq!(
+            response_head(odd.as_bytes(), Transport::Udp, 65535),
+            None,
+            "{odd}"
+        );
+    }
+    assert_eq!(
+        response_head(ringing.as_bytes(), Transport::Udp, 100),
+        None,
+        "too large"
+    );
+    assert_eq!(
+        response_head(b"SIP/2.0 180 \xff\r\n\r\n", Transport::Udp, 65535),
+        None
+    );
+}
+
+proptest! {
+    #[test]
+    fn response_head_never_panics_and_agrees_with_the_full_parse(
+        status in 100u16..700, branch in "z9hG4bK[a-z0-9]{1,12}", method in "INVITE|BYE|CANCEL|INFO",
+        value in "[a-zA-Z0-9 ;=.<>@:]{0,40}", junk in "\\PC{0,80}",
+    ) {
+        let text = format!(
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/UDP h;branch={branch}\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 5 {method}\r\nX-Extra: {value}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let _ = response_head(junk.as_bytes(), Transport::Udp, 65535);
+        let _ = response_head(format!("SIP/2.0 200 OK\r\n{junk}\r\n\r\n").as_bytes(), Transport::Udp, 65535);
+        let h = response_head(text.as_bytes(), Transport::Udp, 65535);
+        prop_assert!(h.is_some(), "a plain response is read by the scan");
+        if let Some(h) = h {
+            let Ok(SipMessage::Response(r)) = parse(text.as_bytes(), Transport::Udp, 65535) else {
+                return Err(TestCaseError::fail("the scan read what the full parse refuses"));
+            };
+            prop_assert_eq!(h.status, r.status_code.code());
+            prop_assert_eq!(h.branch, top_via(header(&r.headers, "Via").unwrap()).unwrap().branch.unwrap());
+            prop_assert_eq!(h.method, parse_cseq(header(&r.headers, "CSeq").unwrap()).unwrap().1);
+        }
+    }
+}
