@@ -183,9 +183,9 @@ pub struct B2bua {
     contact_tcp: Option<String>,
     rng: u64,
     out: VecDeque<(Peer, Bytes)>,
-    /// Arrival instants of calls offered to a seat in the very input that
-    /// brought them (the shell measures INVITE-to-seat-INVITE from these).
-    offer_marks: Vec<Instant>,
+    /// Calls offered to a seat in the very input that brought them (the
+    /// shell measures INVITE-to-seat-INVITE for these).
+    offered_at_once: usize,
     /// The last call each seat handled (case, caller), for outcome marks.
     last_call_of_seat: HashMap<SeatId, (CaseId, String)>,
     /// Feature-code calls answered, waiting for the ACK to hang up.
@@ -392,7 +392,7 @@ impl B2bua {
             local_tcp,
             rng: seed | 1,
             out: VecDeque::new(),
-            offer_marks: Vec::new(),
+            offered_at_once: 0,
             last_call_of_seat: HashMap::new(),
             feature_calls: HashMap::new(),
             pranks: HashMap::new(),
@@ -941,9 +941,10 @@ impl Built {
 }
 
 impl B2bua {
-    /// Arrival instants of calls that went straight to a seat (see `offer_marks`).
-    pub fn take_offer_marks(&mut self) -> std::vec::Drain<'_, Instant> {
-        self.offer_marks.drain(..)
+    /// Calls that went straight to a seat since the last call of this
+    /// (see `offered_at_once`).
+    pub fn take_offered_at_once(&mut self) -> usize {
+        std::mem::take(&mut self.offered_at_once)
     }
 
     /// Raw messages to send outside transactions (ACKs of 2xx).
@@ -970,7 +971,7 @@ impl B2bua {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.offers += 1;
                 if c.offers == 1 && c.arrived == now {
-                    self.offer_marks.push(now);
+                    self.offered_at_once += 1;
                 }
                 let case = c.case.clone();
                 tracing::debug!(case = %case, seat = %name, "offered");
@@ -1444,12 +1445,7 @@ impl B2bua {
     ) {
         self.purposes.remove(&invite_tx);
         if cancel {
-            let cancel = txs
-                .request_data(&invite_tx)
-                .and_then(|inv| Some((sip::write::cancel_for(inv)?, branch_of(inv)?)));
-            if let Some((data, branch)) = cancel {
-                let peer = txs.client_peer(&invite_tx).unwrap_or(dialog.peer);
-                let k = txs.send_written(now, "CANCEL", &branch, data, peer);
+            if let Some(k) = txs.send_cancel(now, &invite_tx) {
                 self.purposes.insert(k, Purpose::Fire);
             }
         } else {
@@ -1973,13 +1969,6 @@ fn record_routes_reversed(resp: &Response) -> Vec<String> {
     let mut r = record_routes(&resp.headers);
     r.reverse();
     r
-}
-
-/// The branch of the top Via of a request we wrote.
-fn branch_of(data: &[u8]) -> Option<String> {
-    let head = sip::scan::scan(data)?;
-    let via = head.get("Via")?;
-    Some(sip::top_via(via)?.branch?.to_string())
 }
 
 #[cfg(test)]

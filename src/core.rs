@@ -120,10 +120,10 @@ impl Core {
         self.b2bua.load_history(records);
     }
 
-    /// Arrival instants of trunk INVITEs whose seat INVITE went out in the
-    /// same input (for the shell's INVITE-to-seat-INVITE histogram).
-    pub fn take_offer_marks(&mut self) -> std::vec::Drain<'_, Instant> {
-        self.b2bua.take_offer_marks()
+    /// How many trunk INVITEs of the last input were offered to a seat in
+    /// it (for the shell's INVITE-to-seat-INVITE histogram): 0 or 1.
+    pub fn take_offered_at_once(&mut self) -> usize {
+        self.b2bua.take_offered_at_once()
     }
 
     /// Rings the seats the ACD matched: after every input, so no match waits.
@@ -174,7 +174,7 @@ impl Core {
         let Some(head) = sip::response_head(data, peer.transport, max) else {
             return false;
         };
-        let key = Transactions::client_key(head.branch, head.method);
+        let key = crate::transaction::client_key(head.branch, head.method);
         if head.status >= 200
             && (head.method == "INVITE" || self.b2bua.needs_whole_response(&key, head.status))
         {

@@ -161,15 +161,7 @@ pub async fn run(
     let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, recovery.boot, seed);
     core.load_history(&recovery.records);
     drop(recovery);
-    // Trunk INVITE read -> seat INVITE sent, in microseconds.
-    let mut invite_to_seat = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    // Core time (ns) of a trunk INVITE routed straight to a seat: parse,
-    // transaction, B2BUA and the ACD's decision, without socket I/O.
-    let mut routing = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    // Arrivals of trunk INVITEs whose seat INVITE waits in the outbox.
-    let mut offers: Vec<Instant> = Vec::new();
+    let mut offers = OfferLatency::new()?;
     let mut failed: Vec<SocketAddr> = Vec::new();
     let epoch = Instant::now();
     let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
@@ -184,7 +176,7 @@ pub async fn run(
             outbox.clear();
         }
         let sent = Instant::now();
-        record_offers(&mut offers, sent, &mut invite_to_seat);
+        offers.sent(sent);
         if !failed.is_empty() {
             for addr in failed.drain(..) {
                 core.handle_transport_error(sent, addr);
@@ -228,14 +220,14 @@ pub async fn run(
                         .and_then(|t| wall.duration_since(t).ok())
                         .unwrap_or_default();
                     let arrived = now.checked_sub(waited).unwrap_or(now);
-                    receive(&mut core, now, arrived, Peer::udp(from), data, &mut offers, &mut routing);
+                    offers.receive(&mut core, now, arrived, Peer::udp(from), data);
                     // Each input's outputs in order, before the next input.
                     drain(&mut core, &mut outbox, &journal, &conns, &ev_tx, max);
-                    if !offers.is_empty() && j + 1 < got {
+                    if offers.waiting() && j + 1 < got {
                         // A call is being offered to a seat: its INVITE
                         // leaves now, not after the rest of the batch.
                         flush(&udp[0], &mut outbox, &mut failed).await;
-                        record_offers(&mut offers, Instant::now(), &mut invite_to_seat);
+                        offers.sent(Instant::now());
                     }
                 }
             }
@@ -244,7 +236,7 @@ pub async fn run(
                 match ev {
                     Some(Event::Message { peer, data, at }) => {
                         let at = at.min(now);
-                        receive(&mut core, at, at, peer, &data, &mut offers, &mut routing);
+                        offers.receive(&mut core, at, at, peer, &data);
                     }
                     Some(Event::BadFrame { peer, head, status, reason }) => {
                         core.handle_rejected_frame(now, peer, &head, status, reason)
@@ -268,22 +260,7 @@ pub async fn run(
         commit_max_us = cs.max_us,
         "case log closed"
     );
-    if !invite_to_seat.is_empty() {
-        tracing::info!(
-            calls = invite_to_seat.len(),
-            p50_us = invite_to_seat.value_at_quantile(0.5),
-            p99_us = invite_to_seat.value_at_quantile(0.99),
-            max_us = invite_to_seat.max(),
-            "trunk INVITE to seat INVITE (seats free)"
-        );
-        tracing::info!(
-            calls = routing.len(),
-            p50_ns = routing.value_at_quantile(0.5),
-            p99_ns = routing.value_at_quantile(0.99),
-            max_ns = routing.max(),
-            "core time of a trunk INVITE routed to a seat"
-        );
-    }
+    offers.log();
     let c = &core.counters;
     tracing::info!(
         received = c.received,
@@ -296,39 +273,81 @@ pub async fn run(
     Ok(())
 }
 
-/// One message into the core at `now`. A trunk INVITE that went straight
-/// to a seat leaves `arrived` (when the datagram reached our socket) in
-/// `offers` (for INVITE-to-seat-INVITE once the outbox is sent) and the
-/// core's time for it in `routing`.
-#[allow(clippy::too_many_arguments)]
-fn receive(
-    core: &mut Core,
-    now: Instant,
-    arrived: Instant,
-    peer: Peer,
-    data: &[u8],
-    offers: &mut Vec<Instant>,
-    routing: &mut hdrhistogram::Histogram<u64>,
-) {
-    let started = Instant::now();
-    core.handle_receive(now, peer, data);
-    let ns = (started.elapsed().as_nanos() as u64).max(1);
-    for _ in core.take_offer_marks() {
-        offers.push(arrived);
-        let _ = routing.record(ns);
-    }
+/// The engine's latency figures for trunk INVITEs routed straight to a
+/// seat: arrival at the socket -> the seat's INVITE sent (µs), and the
+/// core's time for the INVITE (ns: parse, transaction, B2BUA, ACD).
+struct OfferLatency {
+    /// Arrivals of those INVITEs whose seat INVITE waits in the outbox.
+    waiting: Vec<Instant>,
+    invite_to_seat: hdrhistogram::Histogram<u64>,
+    routing: hdrhistogram::Histogram<u64>,
 }
 
-/// Trunk INVITE read -> seat INVITE sent, for the INVITEs whose seat INVITE
-/// has just gone out.
-fn record_offers(
-    offers: &mut Vec<Instant>,
-    sent: Instant,
-    hist: &mut hdrhistogram::Histogram<u64>,
-) {
-    for arrived in offers.drain(..) {
-        let us = sent.saturating_duration_since(arrived).as_micros() as u64;
-        let _ = hist.record(us.max(1));
+impl OfferLatency {
+    fn new() -> std::io::Result<OfferLatency> {
+        let hist = |high| {
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, high, 3)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        Ok(OfferLatency {
+            waiting: Vec::new(),
+            invite_to_seat: hist(60_000_000)?,
+            routing: hist(60_000_000_000)?,
+        })
+    }
+
+    /// One message into the core at `now`; `arrived` is when it reached
+    /// our socket.
+    fn receive(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        arrived: Instant,
+        peer: Peer,
+        data: &[u8],
+    ) {
+        let started = Instant::now();
+        core.handle_receive(now, peer, data);
+        let ns = (started.elapsed().as_nanos() as u64).max(1);
+        for _ in 0..core.take_offered_at_once() {
+            self.waiting.push(arrived);
+            let _ = self.routing.record(ns);
+        }
+    }
+
+    /// A seat INVITE waits in the outbox.
+    fn waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// The two histograms, at shutdown.
+    fn log(&self) {
+        let (h, r) = (&self.invite_to_seat, &self.routing);
+        if h.is_empty() {
+            return;
+        }
+        tracing::info!(
+            calls = h.len(),
+            p50_us = h.value_at_quantile(0.5),
+            p99_us = h.value_at_quantile(0.99),
+            max_us = h.max(),
+            "trunk INVITE to seat INVITE (seats free)"
+        );
+        tracing::info!(
+            calls = r.len(),
+            p50_ns = r.value_at_quantile(0.5),
+            p99_ns = r.value_at_quantile(0.99),
+            max_ns = r.max(),
+            "core time of a trunk INVITE routed to a seat"
+        );
+    }
+
+    /// The outbox went out at `sent`.
+    fn sent(&mut self, sent: Instant) {
+        for arrived in self.waiting.drain(..) {
+            let us = sent.saturating_duration_since(arrived).as_micros() as u64;
+            let _ = self.invite_to_seat.record(us.max(1));
+        }
     }
 }
 

@@ -233,15 +233,9 @@ pub fn server_key(req: &Request) -> Option<TxKey> {
     }
 }
 
-impl Transactions {
-    /// The key of the client transaction a response with this top Via
-    /// branch and CSeq method belongs to.
-    pub fn client_key(branch: &str, method: &str) -> TxKey {
-        client_key(branch, method)
-    }
-}
-
-fn client_key(branch: &str, method: &str) -> TxKey {
+/// The key of the client transaction a response with this top Via branch
+/// and CSeq method belongs to.
+pub fn client_key(branch: &str, method: &str) -> TxKey {
     let mut k = String::with_capacity(branch.len() + method.len() + 1);
     for part in [branch, "|", method] {
         k.push_str(part);
@@ -481,26 +475,15 @@ impl Transactions {
     pub fn send_request(&mut self, now: Instant, request: Request, peer: Peer) -> Option<TxKey> {
         let via = crate::sip::header(&request.headers, "Via")?;
         let branch = top_via(via)?.branch?.to_string();
-        let method = request.method.to_string();
+        let method = crate::sip::method_name(request.method);
         let data = Bytes::from(request.to_bytes());
-        Some(self.send_written(now, &method, &branch, data, peer))
+        Some(self.send_written(now, method, &branch, data, peer))
     }
 
     /// A client transaction for a request we wrote as text (not ACK):
     /// `branch` is its top Via's branch, `data` goes on the wire as it is,
     /// without a parse or a second serialization.
     pub fn send_written(
-        &mut self,
-        now: Instant,
-        method: &str,
-        branch: &str,
-        data: Bytes,
-        peer: Peer,
-    ) -> TxKey {
-        self.start_client(now, method, branch, data, peer)
-    }
-
-    fn start_client(
         &mut self,
         now: Instant,
         method: &str,
@@ -561,6 +544,17 @@ impl Transactions {
         self.client.get(key).map(|t| t.peer)
     }
 
+    /// Sends the CANCEL of the INVITE client transaction `invite` (RFC 3261
+    /// §9.1: built from the INVITE as sent, same branch, same peer) as a
+    /// transaction of its own. None once the INVITE had a final response.
+    pub fn send_cancel(&mut self, now: Instant, invite: &TxKey) -> Option<TxKey> {
+        let data = write::cancel_for(self.request_data(invite)?)?;
+        let peer = self.client_peer(invite)?;
+        let (branch, _) = invite.as_str().rsplit_once('|')?;
+        let branch = branch.to_string();
+        Some(self.send_written(now, "CANCEL", &branch, data, peer))
+    }
+
     /// Matches a received response to its client transaction.
     pub fn on_response(&mut self, now: Instant, resp: &Response) -> ClientMatch {
         let Some(branch) = crate::sip::header(&resp.headers, "Via")
@@ -580,7 +574,7 @@ impl Transactions {
 
     /// [`Transactions::on_response`] for a response known by its parts:
     /// the client key (top Via branch and CSeq method, see
-    /// [`Transactions::client_key`]), the status, and its To (used only for
+    /// [`client_key`]), the status, and its To (used only for
     /// the ACK of an INVITE failure).
     pub fn on_response_parts(
         &mut self,

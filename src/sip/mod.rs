@@ -496,13 +496,20 @@ fn each_param(params: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
-/// The branch of the top Via, and its sent-by (host[:port]).
-pub fn top_via(value: &str) -> Option<TopVia<'_>> {
-    let first = match memchr::memchr(b',', value.as_bytes()) {
+/// The first entry of a Via value as it stands (up to the first comma),
+/// and the same trimmed of LWS: [`top_via`] reads the trimmed one, and
+/// [`stamp_via`] cuts it, so both must trim alike.
+fn first_via_entry(value: &str) -> (&str, &str) {
+    let raw = match memchr::memchr(b',', value.as_bytes()) {
         Some(i) => &value[..i],
         None => value,
-    }
-    .trim_ascii();
+    };
+    (raw, raw.trim_ascii())
+}
+
+/// The branch of the top Via, and its sent-by (host[:port]).
+pub fn top_via(value: &str) -> Option<TopVia<'_>> {
+    let (_, first) = first_via_entry(value);
     let space = first.bytes().position(|b| b.is_ascii_whitespace())?;
     let (proto, rest) = (&first[..space], &first[space + 1..]);
     let transport = proto.rsplit('/').next()?.trim_ascii();
@@ -604,11 +611,7 @@ pub fn stamp_via(value: &str, src: SocketAddr) -> Option<String> {
     let ip = src.ip().to_string();
     // The first entry exactly as top_via cut and trimmed it: its params are
     // a suffix of it.
-    let first_raw = match memchr::memchr(b',', value.as_bytes()) {
-        Some(i) => &value[..i],
-        None => value,
-    };
-    let first = first_raw.trim_ascii();
+    let (first_raw, first) = first_via_entry(value);
     let rest = &value[first_raw.len()..];
     let mut out = String::with_capacity(value.len() + 32);
     // Keep everything but an old received and an empty rport.

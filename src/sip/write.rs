@@ -3,8 +3,7 @@
 //! built even for a request the full parser refused.
 
 use super::rsip::{Header, Request};
-use super::scan::scan;
-use super::scan::RawHead;
+use super::scan::{scan, RawHead};
 use super::tag_of;
 use bytes::Bytes;
 use std::fmt::Write as _;
@@ -153,12 +152,24 @@ pub fn cancel_for(invite: &[u8]) -> Option<Bytes> {
     derived_from(invite, "CANCEL", None)
 }
 
-/// ACK or CANCEL of the INVITE `invite` as sent: its request line, top Via,
-/// Routes, From and Call-ID, then `to` (or the INVITE's To) and the CSeq
-/// number with `method`.
+/// ACK or CANCEL of the INVITE `invite` as sent (both share its transaction
+/// identity): its request URI, top Via, Routes, From and Call-ID, then `to`
+/// (or the INVITE's To) and its CSeq number with `method`.
 fn derived_from(invite: &[u8], method: &str, to: Option<&str>) -> Option<Bytes> {
     let head = scan(invite)?;
-    let mut buf = derived_request(&head, method)?;
+    let uri = head.start.split(' ').nth(1)?;
+    let via = head.get("Via")?;
+    let mut buf = String::with_capacity(400);
+    let _ = write!(buf, "{method} {uri} SIP/2.0\r\n");
+    push_header(&mut buf, "Via", via.split(',').next().unwrap_or("").trim());
+    for r in head.all("Route") {
+        push_header(&mut buf, "Route", r);
+    }
+    for (name, value) in [("From", head.get("From")), ("Call-ID", head.get("Call-ID"))] {
+        if let Some(v) = value {
+            push_header(&mut buf, name, v);
+        }
+    }
     if let Some(to) = to.or_else(|| head.get("To")) {
         push_header(&mut buf, "To", to);
     }
@@ -168,32 +179,4 @@ fn derived_from(invite: &[u8], method: &str, to: Option<&str>) -> Option<Bytes> 
         .map_or(0, |c| c.0);
     let _ = write!(buf, "CSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n");
     Some(finish_message(buf, None))
-}
-
-/// The start of a request that shares its INVITE's transaction identity
-/// (ACK of a failure, CANCEL): the request line with the INVITE's URI, its
-/// top Via, its Routes, From and Call-ID.
-fn derived_request(invite: &RawHead, method: &str) -> Option<String> {
-    let mut parts = invite.start.split(' ');
-    let (_, uri) = (parts.next()?, parts.next()?);
-    let mut buf = String::with_capacity(400);
-    let _ = write!(buf, "{method} {uri} SIP/2.0\r\n");
-    let via = invite.get("Via")?;
-    let _ = write!(
-        buf,
-        "Via: {}\r\n",
-        via.split(',').next().unwrap_or("").trim()
-    );
-    for r in invite.all("Route") {
-        let _ = write!(buf, "Route: {r}\r\n");
-    }
-    for (name, value) in [
-        ("From", invite.get("From")),
-        ("Call-ID", invite.get("Call-ID")),
-    ] {
-        if let Some(v) = value {
-            let _ = write!(buf, "{name}: {v}\r\n");
-        }
-    }
-    Some(buf)
 }
