@@ -155,6 +155,15 @@ struct Waiting {
     queued: bool,
     /// The seats ringing with it (several under ring-all).
     ringing: Vec<SeatId>,
+    /// A seat never offered this call (the seat that placed it).
+    exclude: Option<SeatId>,
+}
+
+impl Waiting {
+    /// Whether `seat` may be offered this call now.
+    fn may_take(&self, seat: SeatId) -> bool {
+        self.exclude != Some(seat) && !self.skip.iter().any(|k| k.0 == seat)
+    }
 }
 
 /// Due at the same instant, retry windows end before wrap-ups (the order of
@@ -342,6 +351,31 @@ impl Acd {
         }
     }
 
+    /// The seat's contact stopped answering keep-alives: out of rotation
+    /// (paused `unreachable`) unless it rings or talks, which end by
+    /// themselves. True if the seat's state changed.
+    pub fn seat_unreachable(&mut self, seat: SeatId) -> bool {
+        match self.seats[seat].state {
+            SeatState::Available | SeatState::WrapUp { .. } => {
+                self.take_off_available(seat);
+                self.seats[seat].state = SeatState::Paused("unreachable".into());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The seat answers again: back in rotation if it was out for that.
+    /// True if the seat's state changed.
+    pub fn seat_reachable(&mut self, seat: SeatId, now: Instant) -> bool {
+        if matches!(&self.seats[seat].state, SeatState::Paused(r) if r == "unreachable") {
+            self.make_available(seat, now);
+            true
+        } else {
+            false
+        }
+    }
+
     /// The seat's registration ended or it logged out. A call in progress
     /// is not cut: the seat is logged out when the call or offer is over.
     pub fn seat_logout(&mut self, seat: SeatId) {
@@ -441,6 +475,19 @@ impl Acd {
 
     /// A call starts waiting in `queue`. Higher `priority` is served first.
     pub fn enqueue(&mut self, call: CallId, queue: QueueId, priority: i32, arrival: Instant) {
+        self.enqueue_excluding(call, queue, priority, arrival, None)
+    }
+
+    /// [`Acd::enqueue`] for a call that `exclude` (a seat) placed itself:
+    /// it is never offered to that seat.
+    pub fn enqueue_excluding(
+        &mut self,
+        call: CallId,
+        queue: QueueId,
+        priority: i32,
+        arrival: Instant,
+        exclude: Option<SeatId>,
+    ) {
         self.seq += 1;
         let virt = self.ms(arrival) - i64::from(priority) * self.queues[queue].aging_ms;
         let w = Waiting {
@@ -451,6 +498,7 @@ impl Acd {
             skip: Vec::new(),
             queued: false,
             ringing: Vec::new(),
+            exclude,
         };
         self.calls.insert(call, w);
         self.queue_in(call);
@@ -694,7 +742,7 @@ impl Acd {
                 .available
                 .iter()
                 .map(|k| k.1)
-                .find(|s| !w.skip.iter().any(|k| k.0 == *s))
+                .find(|s| w.may_take(*s))
         });
         if let Some(seat) = found {
             self.make_offer(call, seat);
@@ -706,11 +754,11 @@ impl Acd {
     fn match_seat(&mut self, seat: SeatId) {
         for i in 0..self.seats[seat].queues.len() {
             let q = self.seats[seat].queues[i].0;
-            let found = self.queues[q].waiting.iter().map(|k| k.2).find(|c| {
-                self.calls
-                    .get(c)
-                    .is_some_and(|w| !w.skip.iter().any(|k| k.0 == seat))
-            });
+            let found = self.queues[q]
+                .waiting
+                .iter()
+                .map(|k| k.2)
+                .find(|c| self.calls.get(c).is_some_and(|w| w.may_take(seat)));
             if let Some(call) = found {
                 return self.make_offer(call, seat);
             }
@@ -730,7 +778,7 @@ impl Acd {
                 .available
                 .iter()
                 .map(|k| k.1)
-                .filter(|s| !w.skip.iter().any(|k| k.0 == *s))
+                .filter(|s| w.may_take(*s))
                 .collect();
             for s in more {
                 self.ring(call, s);

@@ -8,10 +8,12 @@
 use crate::acd::{Acd, CallId, OfferFailure, QueueId, QueueSetup, SeatId, SeatSetup, SeatState};
 use crate::caselog::{CaseId, CaseIds, EndReason, Event, Record};
 use crate::config::{Config, QueueConfig};
-use crate::registrar::Registrar;
-use crate::sip::rsip::{Header, Request, Response};
+use crate::registrar::{Binding, Destination, Registrar};
+use crate::sip::rsip::{Request, Response};
 use crate::sip::write::{concat, finish_message, push_header};
-use crate::sip::{self, header, parse_cseq, tag_of, Echo, Peer, ResponseWriter, Transport};
+use crate::sip::{
+    self, header, parse_cseq, resolve, tag_of, uri_in, Echo, Peer, ResponseWriter, Transport,
+};
 use crate::transaction::{Transactions, TxKey};
 use bytes::Bytes;
 use foldhash::{HashMap, HashMapExt};
@@ -53,15 +55,56 @@ impl Dialog {
             Some(c) if !c.is_empty() => c.to_string(),
             _ => uri_in(&from).to_string(),
         };
+        let routes = record_routes(&req.headers);
         Dialog {
             call_id: h("Call-ID"),
             local: concat(&[&h("To"), ";tag=", tag]),
             remote: from,
             remote_target,
-            routes: record_routes(&req.headers),
+            peer: next_hop(&routes, peer),
+            routes,
             cseq: 0,
-            peer,
         }
+    }
+
+    /// Our side of an outbound leg, from the 2xx that answered it: their
+    /// To (with its tag), Contact, and the route set (RFC 3261 §12.1.2: the
+    /// Record-Route reversed). The next hop follows the route set.
+    ///
+    /// Without a Record-Route the INVITE's preloaded Route (a seat's Path)
+    /// is kept rather than dropped: the seat is reachable only through its
+    /// proxy (which may be its NAT's only way in), and a softphone that
+    /// forgets to echo Record-Route must not lose its BYE. Without either,
+    /// requests go where the INVITE went (a NAT'd seat's source).
+    fn confirm(&mut self, resp: &Response) {
+        self.remote = header(&resp.headers, "To")
+            .unwrap_or(&self.remote)
+            .to_string();
+        if let Some(c) = header(&resp.headers, "Contact") {
+            self.remote_target = uri_in(c).to_string();
+        }
+        let routes = record_routes_reversed(resp);
+        if !routes.is_empty() {
+            self.routes = routes;
+        }
+        self.peer = next_hop(&self.routes, self.peer);
+    }
+
+    /// Whether an in-dialog request belongs to this dialog (RFC 3261
+    /// §12.2.2): its To tag is ours, its From tag theirs.
+    fn matches(&self, req: &Request) -> bool {
+        let to = header(&req.headers, "To").and_then(tag_of);
+        let from = header(&req.headers, "From").and_then(tag_of);
+        to.is_some() && to == tag_of(&self.local) && from == tag_of(&self.remote)
+    }
+}
+
+/// Where in-dialog requests go: the first route's address (loose routing),
+/// or `fallback` without a route set.
+fn next_hop(routes: &[String], fallback: Peer) -> Peer {
+    match routes.first() {
+        Some(r) => resolve(uri_in(r), fallback),
+        None => fallback,
     }
 }
 
@@ -138,6 +181,8 @@ enum Purpose {
     LegInvite(CallId, u32),
     /// A request whose answer we don't need (BYE, CANCEL).
     Fire,
+    /// An OPTIONS keep-alive to this seat's contact: any answer means alive.
+    Probe(String),
     /// A relayed in-dialog request: answer this server transaction with it.
     Relay {
         server: TxKey,
@@ -192,8 +237,11 @@ pub struct B2bua {
     feature_calls: HashMap<String, Dialog>,
     /// Calls marked prank per caller: unix ms of each mark.
     pranks: HashMap<String, VecDeque<u64>>,
-    /// Cases ended so far.
-    pub served: u64,
+    /// Seats whose keep-alive was answered, for the registrar.
+    probe_answers: VecDeque<String>,
+    /// Each seat's keep-alive Call-ID, From tag and last CSeq (one entry a
+    /// seat: bounded by the configuration).
+    probe_ids: HashMap<String, (String, String, u32)>,
     /// Cases ended since the last summary line (see [`EndedSummary`]).
     ended: EndedSummary,
 }
@@ -251,11 +299,21 @@ impl EndedSummary {
     }
 }
 
-/// How a new INVITE is to be treated.
-pub enum Admission {
+/// Who placed a call into the centre.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A trunk or an edge proxy (by its configured name).
     Trunk(String),
+    /// A seat, by its authenticated user (a test call or a real one).
     Seat(String),
-    Unknown,
+}
+
+/// Where a routed target goes: queue, service name and priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    pub queue: QueueId,
+    pub service: String,
+    pub priority: i32,
 }
 
 fn random(rng: &mut u64) -> String {
@@ -276,52 +334,6 @@ fn hex16(x: u64) -> String {
         out.push(char::from(DIGITS[((x >> (i * 4)) & 0xf) as usize]));
     }
     out
-}
-
-/// The URI inside a name-addr (`"x" <sip:a@b>;tag=1` -> `sip:a@b`).
-pub fn uri_in(value: &str) -> &str {
-    match (value.find('<'), value.find('>')) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value.split(';').next().unwrap_or(value).trim(),
-    }
-}
-
-/// Where to send a request for `uri`: its host if it is an address, else
-/// the fallback (the peer we know the other side by).
-pub fn resolve(uri: &str, fallback: Peer) -> Peer {
-    let Ok(u) = sip::rsip::Uri::try_from(uri) else {
-        return fallback;
-    };
-    let tcp = u.params.iter().any(|p| {
-        matches!(p, sip::rsip::Param::Transport(t) if t.to_string().eq_ignore_ascii_case("tcp"))
-    });
-    let ip = match &u.host_with_port.host {
-        sip::rsip::Host::IpAddr(ip) => *ip,
-        sip::rsip::Host::Domain(d) => match d.to_string().parse() {
-            Ok(ip) => ip,
-            Err(_) => return fallback,
-        },
-    };
-    let port = u
-        .host_with_port
-        .port
-        .map(|p| p.value().to_owned())
-        .unwrap_or(5060);
-    let addr = SocketAddr::new(ip, port);
-    if tcp {
-        Peer::tcp(
-            addr,
-            if fallback.addr == addr {
-                fallback.conn
-            } else {
-                None
-            },
-        )
-    } else if fallback.transport == Transport::Tcp && fallback.addr == addr {
-        fallback
-    } else {
-        Peer::udp(addr)
-    }
 }
 
 impl B2bua {
@@ -396,7 +408,8 @@ impl B2bua {
             last_call_of_seat: HashMap::new(),
             feature_calls: HashMap::new(),
             pranks: HashMap::new(),
-            served: 0,
+            probe_answers: VecDeque::new(),
+            probe_ids: HashMap::new(),
             ended: EndedSummary::default(),
         }
     }
@@ -459,21 +472,8 @@ impl B2bua {
         &self.cfg.queues[q]
     }
 
-    /// Which trunk (by source address) or seat (by binding) sent a request.
-    pub fn admit(&self, reg: &Registrar, src: Peer) -> Admission {
-        if let Some(seat) = reg.seat_at(src.addr) {
-            return Admission::Seat(seat.to_string());
-        }
-        for t in &self.cfg.trunks {
-            if t.peers.iter().any(|n| n.contains(src.addr.ip())) {
-                return Admission::Trunk(t.name.clone());
-            }
-        }
-        Admission::Unknown
-    }
-
     /// The queue and service of a dialled target (`112`, `urn:service:sos.fire`...).
-    pub fn route(&self, target: &str) -> Option<(QueueId, String, i32)> {
+    pub fn route(&self, target: &str) -> Option<RouteMatch> {
         for r in &self.cfg.routes {
             for m in &r.matches {
                 let hit = match m.strip_suffix('*') {
@@ -486,7 +486,11 @@ impl B2bua {
                         Some(s) => s.to_string(),
                         None => r.service.clone().unwrap_or_else(|| target.to_string()),
                     };
-                    return Some((q, service, r.priority));
+                    return Some(RouteMatch {
+                        queue: q,
+                        service,
+                        priority: r.priority,
+                    });
                 }
             }
         }
@@ -495,24 +499,31 @@ impl B2bua {
 
     // ------------------------------------------------------------ trunk side
 
-    /// A new INVITE from a trunk (no To tag). Opens the case, answers 180,
-    /// queues the call. No 100 Trying: the 180 leaves in the same step, and
-    /// RFC 3261 §17.2.1 asks for a 100 only when no provisional response
+    /// A new INVITE to a routed target (no To tag), from a trunk, an edge
+    /// proxy or an authenticated seat. Opens the case, answers 180, queues
+    /// the call. No 100 Trying: the 180 leaves in the same step, and RFC
+    /// 3261 §17.2.1 asks for a 100 only when no provisional response
     /// follows within 200 ms (one datagram less per call for both sides).
     #[allow(clippy::too_many_arguments)]
-    pub fn on_trunk_invite(
+    pub fn on_call_in(
         &mut self,
         now: Instant,
         txs: &mut Transactions,
         key: TxKey,
         src: Peer,
         req: Request,
-        trunk: String,
+        origin: Origin,
         target: String,
+        route: RouteMatch,
     ) {
-        let Some((queue, service, mut priority)) = self.route(&target) else {
-            tracing::info!(%target, %trunk, "no route: 404");
-            return self.reply(now, txs, &key, &req, 404, "Not Found", None, &[]);
+        let RouteMatch {
+            queue,
+            service,
+            mut priority,
+        } = route;
+        let (trunk, from_seat) = match origin {
+            Origin::Trunk(t) => (t, None),
+            Origin::Seat(s) => (String::new(), Some(s)),
         };
         self.next_call += 1;
         let id = self.next_call;
@@ -539,8 +550,12 @@ impl B2bua {
                 called: target.clone(),
                 service: service.clone(),
                 trunk: trunk.clone(),
+                from_seat: from_seat.clone(),
             },
         );
+        if let Some(seat) = &from_seat {
+            tracing::info!(case = %case, %seat, %target, "a seat placed a call into the queue");
+        }
         let call = Call {
             case: case.clone(),
             state: CallState::Waiting,
@@ -575,9 +590,10 @@ impl B2bua {
         );
         let max_wait = self.queue_cfg(queue).max_wait;
         self.timers.insert((now + max_wait, id, CallTimer::MaxWait));
-        self.acd.enqueue(id, queue, priority, now);
-        if let Some(widen) = self.queue_cfg(queue).widen_to.as_ref() {
-            let _ = widen;
+        let exclude = from_seat.as_deref().and_then(|s| self.acd.seat_id(s));
+        self.acd
+            .enqueue_excluding(id, queue, priority, now, exclude);
+        if self.queue_cfg(queue).widen_to.is_some() {
             let after = self.queue_cfg(queue).overflow_after;
             self.timers.insert((now + after, id, CallTimer::Widen));
         }
@@ -702,6 +718,21 @@ impl B2bua {
             }
             return false;
         };
+        // The same Call-ID is not enough: the tags must name this dialog
+        // (RFC 3261 §12.2.2), or it is someone else's request: 481.
+        let belongs = self.calls.get(&id).is_some_and(|c| {
+            if from_trunk {
+                c.trunk.matches(req)
+            } else {
+                std::iter::once(&c.leg)
+                    .flatten()
+                    .chain(&c.forks)
+                    .any(|l| l.dialog.call_id == call_id && l.dialog.matches(req))
+            }
+        });
+        if !belongs {
+            return false;
+        }
         use sip::rsip::Method;
         match req.method {
             Method::Bye => {
@@ -961,13 +992,12 @@ impl B2bua {
         seat: SeatId,
     ) {
         let name = self.acd.seat_name(seat).to_string();
-        let Some(b) = reg.bindings(&name).last().cloned() else {
+        let Some(dest) = reg.bindings(&name).last().map(Binding::destination) else {
             self.acd
                 .offer_failed(id, seat, OfferFailure::Unreachable, now);
             return;
         };
-        let peer = resolve(&b.uri, b.source);
-        if self.start_leg(now, txs, id, Target::Seat(seat), &b.uri, peer) {
+        if self.start_leg(now, txs, id, Target::Seat(seat), dest) {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.offers += 1;
                 if c.offers == 1 && c.arrived == now {
@@ -990,9 +1020,10 @@ impl B2bua {
         txs: &mut Transactions,
         id: CallId,
         target: Target,
-        uri: &str,
-        peer: Peer,
+        dest: Destination,
     ) -> bool {
+        let Destination { uri, routes, peer } = dest;
+        let uri = uri.as_str();
         let (call_id, tag, branch) = (
             concat(&[&self.token(), "@siaga112"]),
             self.token(),
@@ -1009,7 +1040,7 @@ impl B2bua {
             local: concat(&[&from, ";tag=", &tag]),
             remote: concat(&["<", uri, ">"]),
             remote_target: uri.to_string(),
-            routes: Vec::new(),
+            routes,
             cseq: 1,
             peer,
         };
@@ -1082,6 +1113,7 @@ impl B2bua {
         };
         match purpose {
             Purpose::Fire => {}
+            Purpose::Probe(user) => self.probe_answers.push_back(user),
             Purpose::Relay {
                 server, echo_of, ..
             } => {
@@ -1114,15 +1146,23 @@ impl B2bua {
     /// it), or a non-INVITE final answer to a request nobody waits on (our
     /// BYE, CANCEL). Needed: INVITE finals and relayed answers.
     pub fn needs_whole_response(&self, key: &TxKey, status: u16) -> bool {
-        status >= 200 && !matches!(self.purposes.get(key), None | Some(Purpose::Fire))
+        status >= 200
+            && !matches!(
+                self.purposes.get(key),
+                None | Some(Purpose::Fire) | Some(Purpose::Probe(_))
+            )
     }
 
     /// A response that [`B2bua::needs_whole_response`] said is known by its
     /// status alone (a stray one of those needs nothing either).
     pub fn on_response_status(&mut self, key: &TxKey, status: u16) {
         debug_assert!(!self.needs_whole_response(key, status));
-        if let Some(Purpose::LegInvite(id, gen)) = self.take_purpose(key, status) {
-            self.leg_provisional(key, id, gen, status);
+        match self.take_purpose(key, status) {
+            Some(Purpose::LegInvite(id, gen)) => {
+                self.leg_provisional(key, id, gen, status);
+            }
+            Some(Purpose::Probe(user)) if status >= 200 => self.probe_answers.push_back(user),
+            _ => {}
         }
     }
 
@@ -1164,11 +1204,7 @@ impl B2bua {
     }
 
     fn ack_and_bye(&mut self, _now: Instant, mut d: Dialog, resp: &Response) {
-        d.remote = header(&resp.headers, "To").unwrap_or(&d.remote).to_string();
-        if let Some(c) = header(&resp.headers, "Contact") {
-            d.remote_target = uri_in(c).to_string();
-        }
-        d.routes = record_routes_reversed(resp);
+        d.confirm(resp);
         let branch = self.token();
         if let Some(ack) = self.in_dialog_request(&d, "ACK", &branch, &[], None) {
             self.out.push_back((d.peer, ack.into_data()));
@@ -1282,13 +1318,7 @@ impl B2bua {
         }
         leg.state = LegState::Answered;
         leg.got_response = true;
-        leg.dialog.remote = header(&resp.headers, "To")
-            .unwrap_or(&leg.dialog.remote)
-            .to_string();
-        if let Some(ct) = header(&resp.headers, "Contact") {
-            leg.dialog.remote_target = uri_in(ct).to_string();
-        }
-        leg.dialog.routes = record_routes_reversed(resp);
+        leg.dialog.confirm(resp);
         let d = leg.dialog.clone();
         let target = leg.target;
         let branch = random(&mut self.rng);
@@ -1614,7 +1644,12 @@ impl B2bua {
                 ..fallback
             },
         );
-        if self.start_leg(now, txs, id, Target::Overflow, &target, peer) {
+        let dest = Destination {
+            uri: target.clone(),
+            routes: Vec::new(),
+            peer,
+        };
+        if self.start_leg(now, txs, id, Target::Overflow, dest) {
             let c = self.calls.get_mut(&id).expect("present");
             c.overflowed = true;
             tracing::info!(case = %case, %target, "overflowed to another centre");
@@ -1726,7 +1761,70 @@ impl B2bua {
                 queue,
             },
         );
-        self.served += 1;
+    }
+
+    /// Sends an OPTIONS keep-alive to a seat's contact; its answer comes
+    /// back through [`B2bua::poll_probe_answer`].
+    ///
+    /// A seat's probes share one Call-ID and From tag, the CSeq counting up
+    /// (as REGISTER refreshes do): the seat's phone sees one exchange, not
+    /// a new call every interval.
+    pub fn probe(&mut self, now: Instant, txs: &mut Transactions, user: &str, dest: Destination) {
+        let branch = self.token();
+        let (call_id, tag) = (concat(&[&self.token(), "@siaga112"]), self.token());
+        let (call_id, tag, cseq) = {
+            let p = self
+                .probe_ids
+                .entry(user.to_string())
+                .or_insert((call_id, tag, 0));
+            p.2 += 1;
+            (p.0.clone(), p.1.clone(), p.2)
+        };
+        let local = self.local_for(dest.peer.transport).to_string();
+        let d = Dialog {
+            call_id,
+            local: concat(&["<sip:siaga112@", &local, ">;tag=", &tag]),
+            remote: concat(&["<", &dest.uri, ">"]),
+            remote_target: dest.uri,
+            routes: dest.routes,
+            cseq,
+            peer: dest.peer,
+        };
+        if let Some(req) = self.in_dialog_request(&d, "OPTIONS", &branch, &[], None) {
+            if let Some(k) = req.send(now, txs, d.peer) {
+                self.purposes.insert(k, Purpose::Probe(user.to_string()));
+            }
+        }
+    }
+
+    /// A seat whose keep-alive was answered.
+    pub fn poll_probe_answer(&mut self) -> Option<String> {
+        self.probe_answers.pop_front()
+    }
+
+    /// The core's hook for a seat whose contact stopped (or started again)
+    /// answering its keep-alives.
+    pub fn seat_reachable(&mut self, now: Instant, user: &str, reachable: bool) {
+        let Some(seat) = self.acd.seat_id(user) else {
+            return;
+        };
+        let changed = if reachable {
+            self.acd.seat_reachable(seat, now)
+        } else {
+            self.acd.seat_unreachable(seat)
+        };
+        if changed {
+            let state = seat_state_name(self.acd.seat_state(seat));
+            self.record(
+                now,
+                None,
+                Event::Seat {
+                    seat: user.to_string(),
+                    state,
+                    reason: (!reachable).then(|| "unreachable".to_string()),
+                },
+            );
+        }
     }
 
     /// The core's hook for a seat whose softphone registered or left.
@@ -1750,39 +1848,22 @@ impl B2bua {
             },
         );
     }
-
-    /// Handles a new dialog-creating INVITE from anyone.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_new_invite(
-        &mut self,
-        now: Instant,
-        txs: &mut Transactions,
-        reg: &Registrar,
-        key: TxKey,
-        src: Peer,
-        req: Request,
-    ) {
-        match self.admit(reg, src) {
-            Admission::Trunk(trunk) => {
-                let target = sip::request_target(&req.uri);
-                self.on_trunk_invite(now, txs, key, src, req, trunk, target);
-            }
-            Admission::Seat(seat) => {
-                let target = sip::request_target(&req.uri);
-                self.feature_code(now, txs, key, src, req, &seat, &target);
-            }
-            Admission::Unknown => {
-                tracing::warn!(from = %src.addr, "INVITE from an address that is no trunk and no seat: 403");
-                self.reply(now, txs, &key, &req, 403, "Forbidden", None, &[]);
-            }
-        }
-    }
 }
 
 impl B2bua {
-    /// A seat dialled a feature code: act on it, answer, and hang up.
+    /// Whether a dialled target is one of the seats' feature codes.
+    pub fn is_feature_code(&self, target: &str) -> bool {
+        let a = &self.cfg.acd;
+        [&a.code_pause, &a.code_unpause, &a.code_logout]
+            .into_iter()
+            .any(|c| c == target)
+            || a.mark_codes.iter().any(|(c, _)| c == target)
+    }
+
+    /// An authenticated seat dialled a feature code: act on it, answer,
+    /// and hang up.
     #[allow(clippy::too_many_arguments)]
-    fn feature_code(
+    pub fn feature_code(
         &mut self,
         now: Instant,
         txs: &mut Transactions,
@@ -1851,8 +1932,7 @@ impl B2bua {
         }
         // Answer (media inactive) and hang up as soon as the seat ACKs.
         let tag = self.token();
-        let mut dialog = Dialog::answering(&req, &tag, src);
-        dialog.routes.clear();
+        let dialog = Dialog::answering(&req, &tag, src);
         let ip = self.local_for(src.transport).ip();
         let sdp = format!(
             "v=0\r\no=siaga112 1 1 IN IP4 {ip}\r\ns=siaga112\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 8\r\na=inactive\r\n"
@@ -1955,12 +2035,9 @@ fn strip_tag(value: &str) -> String {
 
 /// The Record-Route values of a message, in order.
 fn record_routes(headers: &sip::rsip::Headers) -> Vec<String> {
-    headers
-        .iter()
-        .filter_map(|h| match h {
-            Header::RecordRoute(r) => Some(r.value().to_string()),
-            _ => None,
-        })
+    sip::header_list(headers, "Record-Route")
+        .into_iter()
+        .map(str::to_string)
         .collect()
 }
 

@@ -140,7 +140,12 @@ pub enum Event {
         caller: String,
         called: String,
         service: String,
+        /// The trunk or edge proxy it came through ("" for a seat's call).
         trunk: String,
+        /// The seat that placed the call (an operator's test or real call),
+        /// authenticated by its credentials.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_seat: Option<String>,
     },
     Queued {
         queue: String,
@@ -956,6 +961,9 @@ pub struct Case {
     pub called: String,
     pub service: String,
     pub trunk: String,
+    /// The seat that placed the call, if a seat did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_seat: Option<String>,
     /// The last queue (the one it ended in, if the end says).
     pub queue: Option<String>,
     pub priority: i32,
@@ -1000,9 +1008,11 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                 called,
                 service,
                 trunk,
+                from_seat,
             } => {
                 c.opened = Some(format_time(r.time_ms));
                 (c.caller, c.called, c.service, c.trunk) = (caller, called, service, trunk);
+                c.from_seat = from_seat;
             }
             Event::Queued { queue, priority } => {
                 c.queue = Some(queue);
@@ -1067,6 +1077,7 @@ mod tests {
                 called: "112".into(),
                 service: "sos".into(),
                 trunk: "telco-a".into(),
+                from_seat: None,
             },
         )
     }
@@ -1118,6 +1129,7 @@ mod tests {
                 called: "112".into(),
                 service: "sos".into(),
                 trunk: "telco-a".into(),
+                from_seat: None,
             },
         );
         let line = r#"{"time":"2026-11-22T10:00:00.123Z","case":"0001-000001","event":"opened","caller":"+62811","called":"112","service":"sos","trunk":"telco-a"}"#;
@@ -1401,6 +1413,7 @@ mod tests {
                 called: "112".into(),
                 service: "sos".into(),
                 trunk: "telco-a".into(),
+                from_seat: None,
                 queue: Some("emergency".into()),
                 priority: 2,
                 offers: 2,
@@ -1639,14 +1652,17 @@ mod tests {
         ];
         prop_oneof![
             (0u32..1000).prop_map(|boot| Event::Boot { boot }),
-            (text(), text(), text(), text()).prop_map(|(caller, called, service, trunk)| {
-                Event::Opened {
-                    caller,
-                    called,
-                    service,
-                    trunk,
+            (text(), text(), text(), text(), proptest::option::of(text())).prop_map(
+                |(caller, called, service, trunk, from_seat)| {
+                    Event::Opened {
+                        caller,
+                        called,
+                        service,
+                        trunk,
+                        from_seat,
+                    }
                 }
-            }),
+            ),
             (text(), any::<i32>()).prop_map(|(queue, priority)| Event::Queued { queue, priority }),
             text().prop_map(|seat| Event::Offered { seat }),
             text().prop_map(|seat| Event::Answered { seat }),

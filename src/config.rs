@@ -16,6 +16,9 @@ pub struct Config {
     pub acd: AcdConfig,
     pub seats: Vec<SeatConfig>,
     pub trunks: Vec<TrunkConfig>,
+    /// Edge proxies (SBCs) in front of the engine: trusted like a trunk for
+    /// calls in, and the way seats behind them are reached (RFC 3327 Path).
+    pub proxies: Vec<TrunkConfig>,
     pub routes: Vec<RouteConfig>,
     pub queues: Vec<QueueConfig>,
     pub caselog: CaseLogConfig,
@@ -42,6 +45,22 @@ pub struct SipConfig {
     pub no_response: Duration,
     /// A seat that turned a call down is not offered that call again for this long.
     pub retry: Duration,
+    /// Seats behind NAT: a binding whose Contact differs from the REGISTER's
+    /// source is reached at the source (`auto`), or always at its Contact.
+    pub nat: NatMode,
+    /// How often a seat's contact is sent an OPTIONS keep-alive (zero: never).
+    /// One left unanswered for `no_response` takes the seat out of rotation
+    /// until it answers again.
+    pub keepalive: Duration,
+}
+
+/// How the registrar treats a Contact that is not where the REGISTER came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatMode {
+    /// Send to the source address (Kamailio's `fix_nated_contact`).
+    Auto,
+    /// Send to the Contact as given.
+    Never,
 }
 
 /// Distribution-wide settings: feature codes and prank handling.
@@ -227,6 +246,8 @@ struct RawConfig {
     seats: Vec<RawSeat>,
     #[serde(default, rename = "trunk")]
     trunks: Vec<RawTrunk>,
+    #[serde(default, rename = "proxy")]
+    proxies: Vec<RawTrunk>,
     #[serde(default, rename = "route")]
     routes: Vec<RawRoute>,
     #[serde(default, rename = "queue")]
@@ -264,6 +285,16 @@ struct RawSip {
     no_response_ms: u64,
     #[serde(default = "default_retry")]
     retry_s: u64,
+    #[serde(default = "default_nat")]
+    nat: String,
+    #[serde(default = "default_keepalive")]
+    keepalive_s: u64,
+}
+fn default_nat() -> String {
+    "auto".into()
+}
+fn default_keepalive() -> u64 {
+    30
 }
 fn default_no_response() -> u64 {
     4000
@@ -471,10 +502,47 @@ impl Config {
         raw.validate()
     }
 
-    /// The seat with this user name.
-    pub fn seat(&self, user: &str) -> Option<&SeatConfig> {
-        self.seats.iter().find(|s| s.user == user)
+    /// The trunk or proxy an address belongs to: (name, is a proxy).
+    pub fn trusted_peer(&self, ip: IpAddr) -> Option<(&str, bool)> {
+        let hit = |t: &&TrunkConfig| t.peers.iter().any(|n| n.contains(ip));
+        if let Some(t) = self.trunks.iter().find(hit) {
+            return Some((&t.name, false));
+        }
+        self.proxies
+            .iter()
+            .find(hit)
+            .map(|p| (p.name.as_str(), true))
     }
+}
+
+/// `[[trunk]]` or `[[proxy]]` entries: a name and the address blocks it sends from.
+fn peers_of(kind: &str, raw: Vec<RawTrunk>) -> Result<Vec<TrunkConfig>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        if t.name.trim().is_empty() {
+            return Err(invalid(format!("{kind}[{i}].name"), "must not be empty"));
+        }
+        let mut peers = Vec::new();
+        for p in &t.peers {
+            peers.push(IpNet::parse(p).ok_or_else(|| {
+                invalid(
+                    format!("{kind}[{i}].peers"),
+                    format!("{p:?} is not an address or address/prefix"),
+                )
+            })?);
+        }
+        if peers.is_empty() {
+            return Err(invalid(
+                format!("{kind}[{i}].peers"),
+                "must list at least one address",
+            ));
+        }
+        out.push(TrunkConfig {
+            name: t.name,
+            peers,
+        });
+    }
+    Ok(out)
 }
 
 impl RawConfig {
@@ -603,30 +671,18 @@ impl RawConfig {
             });
         }
 
-        let mut trunks = Vec::new();
-        for (i, t) in self.trunks.into_iter().enumerate() {
-            if t.name.trim().is_empty() {
-                return Err(invalid(format!("trunk[{i}].name"), "must not be empty"));
+        let trunks = peers_of("trunk", self.trunks)?;
+        let proxies = peers_of("proxy", self.proxies)?;
+        let mut names = HashSet::new();
+        for (kind, list) in [("trunk", &trunks), ("proxy", &proxies)] {
+            for (i, t) in list.iter().enumerate() {
+                if !names.insert(t.name.as_str()) {
+                    return Err(invalid(
+                        format!("{kind}[{i}].name"),
+                        format!("{:?} names another trunk or proxy too", t.name),
+                    ));
+                }
             }
-            let mut peers = Vec::new();
-            for p in &t.peers {
-                peers.push(IpNet::parse(p).ok_or_else(|| {
-                    invalid(
-                        format!("trunk[{i}].peers"),
-                        format!("{p:?} is not an address or address/prefix"),
-                    )
-                })?);
-            }
-            if peers.is_empty() {
-                return Err(invalid(
-                    format!("trunk[{i}].peers"),
-                    "must list at least one address",
-                ));
-            }
-            trunks.push(TrunkConfig {
-                name: t.name,
-                peers,
-            });
         }
 
         let mut routes = Vec::new();
@@ -703,6 +759,7 @@ impl RawConfig {
             acd,
             seats,
             trunks,
+            proxies,
             routes,
             queues,
             caselog: CaseLogConfig {
@@ -780,7 +837,19 @@ impl RawSip {
                 "timers need 0 < t1_ms <= t2_ms and t4_ms > 0",
             ));
         }
+        let nat = match self.nat.as_str() {
+            "auto" => NatMode::Auto,
+            "never" => NatMode::Never,
+            other => {
+                return Err(invalid(
+                    "sip.nat",
+                    format!("{other:?} is not \"auto\" or \"never\""),
+                ))
+            }
+        };
         Ok(SipConfig {
+            nat,
+            keepalive: Duration::from_secs(self.keepalive_s),
             listen,
             realm: self.realm,
             digest_algorithms,

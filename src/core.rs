@@ -3,10 +3,10 @@
 //! It routes each message to the transaction layer, the registrar or the
 //! B2BUA; it never touches a socket or reads the clock.
 
-use crate::call::B2bua;
+use crate::call::{B2bua, Origin};
 use crate::caselog::Record;
 use crate::config::Config;
-use crate::registrar::{Registrar, SeatEvent};
+use crate::registrar::{Challenge, Registrar, SeatEvent};
 use crate::sip::rsip::{Method, Request, SipMessage};
 use crate::sip::{self, scan, Echo, Peer, Rejection, ResponseWriter};
 use crate::transaction::{ClientMatch, ServerMatch, TimerConfig, Transactions, TxEvent, TxKey};
@@ -71,6 +71,9 @@ pub struct Core {
     now: Instant,
     rng: u64,
     drop_log: LogLimiter,
+    /// One line a second for requests refused for who sent them (403) or
+    /// what they asked for (404).
+    deny_log: LogLimiter,
     pub counters: Counters,
 }
 
@@ -93,6 +96,7 @@ impl Core {
             now,
             rng: seed | 1,
             drop_log: LogLimiter::default(),
+            deny_log: LogLimiter::default(),
             counters: Counters::default(),
         }
     }
@@ -128,6 +132,9 @@ impl Core {
 
     /// Rings the seats the ACD matched: after every input, so no match waits.
     fn settle(&mut self, now: Instant) {
+        while let Some(user) = self.b2bua.poll_probe_answer() {
+            self.registrar.probe_answered(&user);
+        }
         self.b2bua
             .carry_out_offers(now, &mut self.txs, &self.registrar);
     }
@@ -215,6 +222,9 @@ impl Core {
         self.now = now;
         self.txs.handle_timeout(now);
         self.registrar.handle_timeout(now);
+        while let Some((user, dest)) = self.registrar.poll_probe() {
+            self.b2bua.probe(now, &mut self.txs, &user, dest);
+        }
         self.b2bua.handle_timeout(now, &mut self.txs);
         self.settle(now);
     }
@@ -230,6 +240,14 @@ impl Core {
             let (user, registered) = match ev {
                 SeatEvent::Registered { user } => (user, true),
                 SeatEvent::Unregistered { user } => (user, false),
+                SeatEvent::Unreachable { user } => {
+                    self.b2bua.seat_reachable(self.now, &user, false);
+                    continue;
+                }
+                SeatEvent::Reachable { user } => {
+                    self.b2bua.seat_reachable(self.now, &user, true);
+                    continue;
+                }
             };
             tracing::info!(seat = %user, "seat {}", if registered { "registered" } else { "unregistered" });
             self.b2bua.seat_registered(self.now, &user, registered);
@@ -403,16 +421,7 @@ impl Core {
                     self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
                 }
             }
-            Method::Invite => {
-                self.b2bua.on_new_invite(
-                    now,
-                    &mut self.txs,
-                    &self.registrar,
-                    key,
-                    peer,
-                    req.clone(),
-                );
-            }
+            Method::Invite => self.new_invite(now, key, peer, req),
             Method::Bye => {
                 self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
             }
@@ -420,6 +429,96 @@ impl Core {
                 let extra = [("Allow", sip::ALLOW.to_string())];
                 self.respond_with(now, &key, req, 405, "Method Not Allowed", &extra);
             }
+        }
+    }
+
+    /// A new INVITE, classified by what it is, never by its source alone:
+    /// - to a routed target from a trunk or edge proxy: a call. Always.
+    /// - with credentials, or where a seat could be (a feature code from a
+    ///   trunk's or proxy's address, or any request from an address a seat
+    ///   registered from): a digest challenge (407); a seat's valid
+    ///   credentials then make it that seat's feature code or call.
+    /// - else 404 (a trunk or proxy dialled nothing we route) or 403
+    ///   (unknown sender), with one rate-limited log line.
+    fn new_invite(&mut self, now: Instant, key: TxKey, peer: Peer, req: &Request) {
+        let target = sip::request_target(&req.uri);
+        let route = self.b2bua.route(&target);
+        let trusted = self
+            .cfg
+            .trusted_peer(peer.addr.ip())
+            .map(|(name, _)| name.to_string());
+        if let (Some(route), Some(name)) = (&route, &trusted) {
+            let origin = Origin::Trunk(name.clone());
+            let route = route.clone();
+            return self.b2bua.on_call_in(
+                now,
+                &mut self.txs,
+                key,
+                peer,
+                req.clone(),
+                origin,
+                target,
+                route,
+            );
+        }
+        let feature = self.b2bua.is_feature_code(&target);
+        let challenge = sip::header(&req.headers, "Proxy-Authorization").is_some()
+            || (trusted.is_some() && feature)
+            || self.registrar.registered_from(peer.addr.ip());
+        if !challenge {
+            let (status, reason, why) = if trusted.is_some() {
+                (404, "Not Found", "no route for the dialled target")
+            } else {
+                (
+                    403,
+                    "Forbidden",
+                    "INVITE from an address that is no trunk, proxy or seat",
+                )
+            };
+            self.deny_line(now, peer, status, why, &target);
+            return self.respond_with(now, &key, req, status, reason, &[]);
+        }
+        let user = match self.registrar.authenticate(now, req, Challenge::Proxy) {
+            Ok(user) => user,
+            Err(reply) => {
+                if reply.status == 403 {
+                    self.deny_line(now, peer, 403, "INVITE with wrong credentials", &target);
+                }
+                return self.respond_with(
+                    now,
+                    &key,
+                    req,
+                    reply.status,
+                    reply.reason,
+                    &reply.headers,
+                );
+            }
+        };
+        if feature {
+            self.b2bua
+                .feature_code(now, &mut self.txs, key, peer, req.clone(), &user, &target);
+        } else if let Some(route) = route {
+            let origin = Origin::Seat(user);
+            self.b2bua.on_call_in(
+                now,
+                &mut self.txs,
+                key,
+                peer,
+                req.clone(),
+                origin,
+                target,
+                route,
+            );
+        } else {
+            self.deny_line(now, peer, 404, "a seat dialled nothing we route", &target);
+            self.respond_with(now, &key, req, 404, "Not Found", &[]);
+        }
+    }
+
+    fn deny_line(&mut self, now: Instant, peer: Peer, status: u16, why: &str, target: &str) {
+        self.counters.rejected += 1;
+        if let Some(suppressed) = self.deny_log.allow(now) {
+            tracing::warn!(from = %peer.addr, status, %why, %target, suppressed, "refused an INVITE");
         }
     }
 

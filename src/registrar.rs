@@ -1,14 +1,22 @@
 //! Seat bindings (AOR -> contacts with expiry) and REGISTER handling with
-//! digest authentication (RFC 3261 §10.3, §22; RFC 8760). Knows nothing of
-//! calls: it reports seats that come and go as [`SeatEvent`]s.
+//! digest authentication (RFC 3261 §10.3, §22; RFC 8760), Path (RFC 3327)
+//! for seats behind an edge proxy, NAT'd contacts, and OPTIONS keep-alives.
+//! Knows nothing of calls: it reports seats that come and go as
+//! [`SeatEvent`]s.
+//!
+//! A binding's source address authorises nothing: every request a seat
+//! makes is authenticated by its credentials ([`Registrar::authenticate`]).
 
-use crate::config::{Config, DigestAlgorithm};
+mod keepalive;
+
+use crate::config::{Config, DigestAlgorithm, NatMode};
 use crate::sip::digest::{self, NonceCheck, NonceMint};
 use crate::sip::rsip::{typed::Contact, Request};
-use crate::sip::{header, Peer};
+use crate::sip::{header, header_list, resolve, uri_addr, uri_in, Peer};
 use foldhash::{HashMap, HashMapExt};
+use keepalive::Keepalive;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// One registered contact of a seat.
@@ -18,18 +26,77 @@ pub struct Binding {
     pub uri: String,
     /// Where the REGISTER came from (transport, address, TCP connection).
     pub source: Peer,
+    /// The Path the REGISTER carried (RFC 3327), in order: requests to the
+    /// seat go through these proxies as a preloaded Route set.
+    pub path: Vec<String>,
+    /// The Contact is not where the REGISTER came from (a private address
+    /// or another port) and `nat = "auto"`: requests go to the source.
+    pub nat: bool,
     pub expires_at: Instant,
     pub call_id: String,
     pub cseq: u32,
 }
 
-/// A seat whose softphone came or went.
+/// Where a request to a binding goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The Request-URI: the Contact.
+    pub uri: String,
+    /// Route header values, in order (the Path).
+    pub routes: Vec<String>,
+    /// The next hop.
+    pub peer: Peer,
+}
+
+impl Binding {
+    /// Where a request to this contact is sent: through its Path if it
+    /// has one, to the REGISTER's source if it is behind NAT, else to the
+    /// Contact itself.
+    pub fn destination(&self) -> Destination {
+        let peer = if let Some(first) = self.path.first() {
+            resolve(uri_in(first), self.source)
+        } else if self.nat {
+            self.source
+        } else {
+            resolve(&self.uri, self.source)
+        };
+        Destination {
+            uri: self.uri.clone(),
+            routes: self.path.clone(),
+            peer,
+        }
+    }
+}
+
+/// A seat whose softphone came or went, or stopped or started answering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeatEvent {
     /// The seat had no binding and now has one.
     Registered { user: String },
     /// The seat's last binding was removed or expired.
     Unregistered { user: String },
+    /// Its contact left an OPTIONS keep-alive unanswered: out of rotation.
+    Unreachable { user: String },
+    /// It answers again.
+    Reachable { user: String },
+}
+
+/// Which challenge a request gets: REGISTER is answered by a registrar
+/// (401 WWW-Authenticate), every other request by a proxy-like UAS (407
+/// Proxy-Authenticate, RFC 3261 §22.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    Www,
+    Proxy,
+}
+
+impl Challenge {
+    fn credentials(self) -> &'static str {
+        match self {
+            Challenge::Www => "Authorization",
+            Challenge::Proxy => "Proxy-Authorization",
+        }
+    }
 }
 
 /// The answer to a REGISTER (or to an authentication check).
@@ -63,16 +130,18 @@ pub struct Registrar {
     min_expires: u32,
     max_expires: u32,
     default_expires: u32,
+    nat: NatMode,
     passwords: HashMap<String, String>,
     bindings: HashMap<String, Vec<Binding>>,
-    /// Source address -> seat -> how many of its bindings came from there:
-    /// which seat sent a request, without a scan of every binding.
-    sources: HashMap<SocketAddr, BTreeMap<String, u32>>,
+    /// Source IP -> seat -> how many of its bindings came from there (a
+    /// hint for whether to challenge a request, never an authorisation).
+    sources: HashMap<IpAddr, BTreeMap<String, u32>>,
     /// (expiry, user, contact) for every binding: the next to expire first.
     expiry: BTreeSet<(Instant, String, String)>,
     mint: NonceMint,
     epoch: Instant,
     events: VecDeque<SeatEvent>,
+    keepalive: Keepalive,
 }
 
 impl Registrar {
@@ -84,6 +153,7 @@ impl Registrar {
             min_expires: cfg.sip.min_expires,
             max_expires: cfg.sip.max_expires,
             default_expires: cfg.sip.default_expires,
+            nat: cfg.sip.nat,
             passwords: cfg
                 .seats
                 .iter()
@@ -95,6 +165,7 @@ impl Registrar {
             mint: NonceMint::new(secret),
             epoch,
             events: VecDeque::new(),
+            keepalive: Keepalive::new(cfg.sip.keepalive, cfg.sip.no_response),
         }
     }
 
@@ -106,16 +177,41 @@ impl Registrar {
         !self.bindings(user).is_empty()
     }
 
-    /// The seat with a binding registered from `addr`, if any (the first by
-    /// name if several share it).
-    pub fn seat_at(&self, addr: SocketAddr) -> Option<&str> {
-        self.sources
-            .get(&addr)
-            .and_then(|users| users.keys().next())
-            .map(String::as_str)
+    /// Whether some seat registered from this address: a request from
+    /// there is challenged rather than refused (it authorises nothing).
+    pub fn registered_from(&self, ip: IpAddr) -> bool {
+        self.sources.contains_key(&ip)
     }
 
-    fn index_add(&mut self, addr: SocketAddr, user: &str) {
+    /// Whether `user` is a seat that answers its keep-alives (or is not
+    /// probed).
+    pub fn is_reachable(&self, user: &str) -> bool {
+        self.keepalive.is_alive(user)
+    }
+
+    /// The next seat whose contact is due an OPTIONS keep-alive, and where
+    /// to send it. The core sends it and reports back through
+    /// [`Registrar::probe_answered`].
+    pub fn poll_probe(&mut self) -> Option<(String, Destination)> {
+        while let Some(user) = self.keepalive.poll_probe() {
+            if let Some(b) = self.bindings(&user).last() {
+                return Some((user, b.destination()));
+            }
+        }
+        None
+    }
+
+    /// A keep-alive of `user`'s was answered (any status: it is alive).
+    pub fn probe_answered(&mut self, user: &str) {
+        if self.keepalive.answered(user) {
+            tracing::info!(seat = %user, "seat answers its keep-alives again");
+            self.events.push_back(SeatEvent::Reachable {
+                user: user.to_string(),
+            });
+        }
+    }
+
+    fn index_add(&mut self, addr: IpAddr, user: &str) {
         *self
             .sources
             .entry(addr)
@@ -124,7 +220,7 @@ impl Registrar {
             .or_insert(0) += 1;
     }
 
-    fn index_remove(&mut self, addr: SocketAddr, user: &str) {
+    fn index_remove(&mut self, addr: IpAddr, user: &str) {
         let Some(users) = self.sources.get_mut(&addr) else {
             return;
         };
@@ -148,11 +244,19 @@ impl Registrar {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.expiry.first().map(|e| e.0)
+        let expiry = self.expiry.first().map(|e| e.0);
+        match (expiry, self.keepalive.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Removes bindings that have expired by `now`.
+    /// Removes bindings that have expired by `now`; runs the keep-alives.
     pub fn handle_timeout(&mut self, now: Instant) {
+        for user in self.keepalive.handle_timeout(now) {
+            tracing::warn!(seat = %user, "seat left a keep-alive unanswered: out of rotation");
+            self.events.push_back(SeatEvent::Unreachable { user });
+        }
         while let Some(first) = self.expiry.first() {
             if first.0 > now {
                 break;
@@ -174,11 +278,12 @@ impl Registrar {
             .map(|i| list.remove(i));
         let now_empty = list.is_empty();
         if let Some(b) = removed {
-            self.index_remove(b.source.addr, user);
+            self.index_remove(b.source.addr.ip(), user);
             self.expiry.remove(&(b.expires_at, user.to_string(), b.uri));
         }
         if now_empty {
             self.bindings.remove(user);
+            self.keepalive.forget(user);
             self.events.push_back(SeatEvent::Unregistered {
                 user: user.to_string(),
             });
@@ -189,38 +294,54 @@ impl Registrar {
         now.saturating_duration_since(self.epoch).as_millis() as u64
     }
 
-    fn challenge(&self, now: Instant, stale: bool) -> Reply {
+    /// A fresh challenge of the given kind (401 or 407), one per algorithm.
+    pub fn challenge(&self, now: Instant, kind: Challenge, stale: bool) -> Reply {
         let nonce = self.mint.mint(self.ms(now));
-        let mut r = Reply::new(401, "Unauthorized");
+        let (mut r, name) = match kind {
+            Challenge::Www => (Reply::new(401, "Unauthorized"), "WWW-Authenticate"),
+            Challenge::Proxy => (
+                Reply::new(407, "Proxy Authentication Required"),
+                "Proxy-Authenticate",
+            ),
+        };
         for alg in &self.algorithms {
-            r = r.with(
-                "WWW-Authenticate",
-                digest::challenge(&self.realm, &nonce, *alg, stale),
-            );
+            r = r.with(name, digest::challenge(&self.realm, &nonce, *alg, stale));
         }
         r
     }
 
-    /// Checks the digest credentials of a request. `Ok(user)` when they are
-    /// right, or the reply to send (401 challenge, 403, 400).
-    pub fn authenticate(&self, now: Instant, req: &Request) -> Result<String, Reply> {
-        let Some(value) = header(&req.headers, "Authorization") else {
-            return Err(self.challenge(now, false));
+    /// Checks the digest credentials of a request (`Authorization` for a
+    /// REGISTER, `Proxy-Authorization` for anything else). `Ok(user)` when
+    /// they are right, or the reply to send (challenge, 403, 400).
+    pub fn authenticate(
+        &self,
+        now: Instant,
+        req: &Request,
+        kind: Challenge,
+    ) -> Result<String, Reply> {
+        let Some(value) = header(&req.headers, kind.credentials()) else {
+            return Err(self.challenge(now, kind, false));
         };
         let auth = match digest::parse_authorization(value) {
             Ok(a) => a,
-            Err(_) => return Err(Reply::new(400, "Bad Authorization Header")),
+            Err(_) => {
+                let reason = match kind {
+                    Challenge::Www => "Bad Authorization Header",
+                    Challenge::Proxy => "Bad Proxy-Authorization Header",
+                };
+                return Err(Reply::new(400, reason));
+            }
         };
         if auth.realm != self.realm || !self.algorithms.contains(&auth.algorithm) {
-            return Err(self.challenge(now, false));
+            return Err(self.challenge(now, kind, false));
         }
         match self
             .mint
             .check(auth.nonce, self.ms(now), self.nonce_ttl.as_millis() as u64)
         {
             NonceCheck::Fresh => {}
-            NonceCheck::Stale => return Err(self.challenge(now, true)),
-            NonceCheck::Forged => return Err(self.challenge(now, false)),
+            NonceCheck::Stale => return Err(self.challenge(now, kind, true)),
+            NonceCheck::Forged => return Err(self.challenge(now, kind, false)),
         }
         let Some(password) = self.passwords.get(auth.username) else {
             return Err(Reply::new(403, "Forbidden"));
@@ -234,7 +355,7 @@ impl Registrar {
 
     /// Handles an authenticated-or-not REGISTER and says what to answer.
     pub fn handle_register(&mut self, now: Instant, req: &Request, source: Peer) -> Reply {
-        let user = match self.authenticate(now, req) {
+        let user = match self.authenticate(now, req, Challenge::Www) {
             Ok(u) => u,
             Err(reply) => return reply,
         };
@@ -257,6 +378,10 @@ impl Registrar {
                 Err(_) => return Reply::new(400, "Bad Expires Header"),
             },
         };
+        let path: Vec<String> = header_list(&req.headers, "Path")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let mut contacts = Vec::new();
         let mut star = false;
         for h in req.headers.iter() {
@@ -307,21 +432,29 @@ impl Registrar {
                     .map(|i| list.remove(i))
             });
             if let Some(b) = old {
-                self.index_remove(b.source.addr, &user);
+                self.index_remove(b.source.addr.ip(), &user);
                 self.expiry.remove(&(b.expires_at, user.clone(), b.uri));
             }
             if expires == 0 {
                 continue;
             }
+            let nat = path.is_empty()
+                && self.nat == NatMode::Auto
+                && uri_addr(&uri).is_none_or(|a| a != source.addr);
+            if nat {
+                tracing::info!(seat = %user, contact = %uri, source = %source.addr, "seat behind NAT: reached at its source address");
+            }
             let b = Binding {
                 uri: uri.clone(),
                 source,
+                path: path.clone(),
+                nat,
                 expires_at: now + Duration::from_secs(u64::from(expires)),
                 call_id: call_id.clone(),
                 cseq,
             };
             self.expiry.insert((b.expires_at, user.clone(), uri));
-            self.index_add(b.source.addr, &user);
+            self.index_add(b.source.addr.ip(), &user);
             self.bindings.entry(user.clone()).or_default().push(b);
         }
         let after = self.is_registered(&user);
@@ -329,15 +462,25 @@ impl Registrar {
             self.bindings.remove(&user);
         }
         match (before, after) {
-            (false, true) => self
-                .events
-                .push_back(SeatEvent::Registered { user: user.clone() }),
+            (false, true) => {
+                self.keepalive.watch(&user, now);
+                self.events
+                    .push_back(SeatEvent::Registered { user: user.clone() })
+            }
             (true, false) => self
                 .events
                 .push_back(SeatEvent::Unregistered { user: user.clone() }),
             _ => {}
         }
-        self.ok(now, &user)
+        let mut reply = self.ok(now, &user);
+        if !path.is_empty() {
+            // RFC 3327 §5.3: the Path as stored, and that we support it.
+            for p in path {
+                reply = reply.with("Path", p);
+            }
+            reply = reply.with("Supported", "path".to_string());
+        }
+        reply
     }
 
     /// 200 OK listing every current binding with its remaining time.

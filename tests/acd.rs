@@ -87,7 +87,12 @@ fn register(e: &Engine, port: u16) {
 }
 
 fn dial(e: &Engine, port: u16, code: &str) {
-    run(e, "seat_dial.xml", port, &["-s", code]);
+    run(
+        e,
+        "seat_dial.xml",
+        port,
+        &["-s", code, "-au", "op1", "-ap", "secret1"],
+    );
 }
 
 fn records(e: &Engine) -> Vec<Value> {

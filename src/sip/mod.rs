@@ -8,7 +8,7 @@ pub mod framing;
 pub mod scan;
 pub mod write;
 
-use rsip::{prelude::*, Header, Method, Request, Response, SipMessage};
+use rsip::{prelude::*, Header, Method, SipMessage};
 pub use rsipstack::sip as rsip;
 use std::net::SocketAddr;
 
@@ -676,28 +676,100 @@ pub fn request_target(uri: &rsip::Uri) -> String {
     }
 }
 
-/// A message kind label for logs.
-pub fn describe(msg: &SipMessage) -> String {
-    match msg {
-        SipMessage::Request(r) => format!("{} {}", r.method, r.uri),
-        SipMessage::Response(r) => format!("{} response", r.status_code.code()),
+/// The URI inside a name-addr (`"x" <sip:a@b>;tag=1` -> `sip:a@b`).
+pub fn uri_in(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value).trim(),
     }
 }
 
-/// The request, if the message is one.
-pub fn as_request(msg: &SipMessage) -> Option<&Request> {
-    match msg {
-        SipMessage::Request(r) => Some(r),
-        _ => None,
+/// Where to send a request for `uri`: its host if it is an address, else
+/// the fallback (the peer we know the other side by).
+pub fn resolve(uri: &str, fallback: Peer) -> Peer {
+    let Ok(u) = rsip::Uri::try_from(uri) else {
+        return fallback;
+    };
+    let tcp = u.params.iter().any(
+        |p| matches!(p, rsip::Param::Transport(t) if t.to_string().eq_ignore_ascii_case("tcp")),
+    );
+    let ip = match &u.host_with_port.host {
+        rsip::Host::IpAddr(ip) => *ip,
+        rsip::Host::Domain(d) => match d.to_string().parse() {
+            Ok(ip) => ip,
+            Err(_) => return fallback,
+        },
+    };
+    let port = u
+        .host_with_port
+        .port
+        .map(|p| p.value().to_owned())
+        .unwrap_or(5060);
+    let addr = SocketAddr::new(ip, port);
+    if tcp {
+        Peer::tcp(
+            addr,
+            if fallback.addr == addr {
+                fallback.conn
+            } else {
+                None
+            },
+        )
+    } else if fallback.transport == Transport::Tcp && fallback.addr == addr {
+        fallback
+    } else {
+        Peer::udp(addr)
     }
 }
 
-/// The response, if the message is one.
-pub fn as_response(msg: &SipMessage) -> Option<&Response> {
-    match msg {
-        SipMessage::Response(r) => Some(r),
-        _ => None,
+/// The entries of a header value that may list several (`Path`,
+/// `Record-Route`, `Route`): split at commas outside `<...>` and quotes.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let (mut out, mut start, mut angle, mut quoted) = (Vec::new(), 0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        match b {
+            b'"' if !angle => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !angle && !quoted => {
+                let part = value[start..i].trim();
+                if !part.is_empty() {
+                    out.push(part);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
     }
+    let part = value[start..].trim();
+    if !part.is_empty() {
+        out.push(part);
+    }
+    out
+}
+
+/// The values of every header named `name`, each list split into entries.
+pub fn header_list<'a>(headers: &'a rsip::Headers, name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .flat_map(|h| split_list(header_value(h)))
+        .collect()
+}
+
+/// The host and port of a SIP URI whose host is an IP address.
+pub fn uri_addr(uri: &str) -> Option<SocketAddr> {
+    let u = rsip::Uri::try_from(uri).ok()?;
+    let ip = match &u.host_with_port.host {
+        rsip::Host::IpAddr(ip) => *ip,
+        rsip::Host::Domain(d) => d.to_string().parse().ok()?,
+    };
+    let port = u
+        .host_with_port
+        .port
+        .map(|p| p.value().to_owned())
+        .unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use rsip::Request;
 
 const INVITE: &str = "INVITE sip:112@127.0.0.1:5060 SIP/2.0\r\n\
 v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKtrunk1, SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKx\r\n\

@@ -16,6 +16,9 @@ pub struct Echo<'a> {
     pub to: Option<&'a str>,
     pub call_id: Option<&'a str>,
     pub cseq: Option<&'a str>,
+    /// Record-Route values, copied into a dialog-creating answer (RFC 3261
+    /// §12.1.1) so the caller's later requests pass the same proxies.
+    pub record_routes: Vec<&'a str>,
 }
 
 impl<'a> Echo<'a> {
@@ -28,6 +31,7 @@ impl<'a> Echo<'a> {
                 Header::To(v) => e.to = e.to.or(Some(v.value())),
                 Header::CallId(v) => e.call_id = e.call_id.or(Some(v.value())),
                 Header::CSeq(v) => e.cseq = e.cseq.or(Some(v.value())),
+                Header::RecordRoute(v) => e.record_routes.push(v.value()),
                 _ => {}
             }
         }
@@ -41,6 +45,7 @@ impl<'a> Echo<'a> {
             to: head.get("To"),
             call_id: head.get("Call-ID"),
             cseq: head.get("CSeq"),
+            record_routes: Vec::new(),
         }
     }
 
@@ -85,6 +90,11 @@ impl ResponseWriter {
         }
         if let Some(c) = echo.cseq {
             push_header(&mut buf, "CSeq", c);
+        }
+        if (101..300).contains(&status) {
+            for r in &echo.record_routes {
+                push_header(&mut buf, "Record-Route", r);
+            }
         }
         ResponseWriter { buf }
     }

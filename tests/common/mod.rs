@@ -2,6 +2,7 @@
 //! real peers (SIPp, baresip) against it. Every run is bounded in time.
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -211,8 +212,25 @@ pub struct SippRun {
 /// Runs SIPp against the engine with a scenario from `scripts/sipp/` and
 /// common safety flags; bounded by `timeout` (and an outer `timeout(1)`).
 pub fn sipp(engine: &Engine, scenario: &str, args: &[&str], timeout: Duration) -> SippRun {
+    sipp_to(&engine.target(), scenario, args, timeout)
+}
+
+/// [`sipp`] against any target (a proxy in front of the engine).
+pub fn sipp_to(target: &str, scenario: &str, args: &[&str], timeout: Duration) -> SippRun {
+    sipp_from(target, free_port(), scenario, args, timeout)
+}
+
+/// [`sipp_to`] sending from a given local port (to share a seat's address
+/// and port, say).
+pub fn sipp_from(
+    target: &str,
+    port: u16,
+    scenario: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> SippRun {
     require("sipp");
-    let port = free_port().to_string();
+    let port = port.to_string();
     let secs = timeout.as_secs().max(2);
     let scen = if scenario.ends_with(".xml") {
         sipp_dir().join(scenario).display().to_string()
@@ -220,9 +238,7 @@ pub fn sipp(engine: &Engine, scenario: &str, args: &[&str], timeout: Duration) -
         scenario.to_string()
     };
     let mut cmd = Command::new("timeout");
-    cmd.arg(format!("{}", secs + 5))
-        .arg("sipp")
-        .arg(engine.target());
+    cmd.arg(format!("{}", secs + 5)).arg("sipp").arg(target);
     if scenario.ends_with(".xml") {
         cmd.args(["-sf", &scen]);
     } else {
@@ -278,6 +294,18 @@ pub fn header_of<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
 
 /// Writes a baresip config directory for `user` registering at the engine.
 pub fn baresip_dir(engine: &Engine, user: &str, password: &str, extra_accounts: &str) -> PathBuf {
+    baresip_dir_at(engine, engine.port, user, password, extra_accounts)
+}
+
+/// [`baresip_dir`] registering at `port` on loopback (the engine, or a
+/// proxy in front of it).
+pub fn baresip_dir_at(
+    engine: &Engine,
+    registrar_port: u16,
+    user: &str,
+    password: &str,
+    extra_accounts: &str,
+) -> PathBuf {
     let d = engine.dir.path().join(format!("baresip-{user}"));
     std::fs::create_dir_all(&d).unwrap();
     let port = free_port();
@@ -295,10 +323,285 @@ pub fn baresip_dir(engine: &Engine, user: &str, password: &str, extra_accounts: 
     std::fs::write(
         d.join("accounts"),
         format!(
-            "<sip:{user}@127.0.0.1:{}>;auth_pass={password};answermode=auto;regint=60{extra_accounts}\n",
-            engine.port
+            "<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={password};answermode=auto;regint=60{extra_accounts}\n"
         ),
     )
     .unwrap();
     d
+}
+
+/// Registers `user` with SIPp from `port`, so the engine rings that port.
+pub fn register_seat(e: &Engine, user: &str, port: u16) {
+    register_seat_at(e, &e.target(), user, port)
+}
+
+/// Registers `user` (password `secretN` for `opN`) with SIPp from `port`
+/// at `target` (the engine, or a proxy in front of it).
+pub fn register_seat_at(e: &Engine, target: &str, user: &str, port: u16) {
+    let pw = format!("secret{}", &user[2..]);
+    let out = Command::new("timeout")
+        .args(["15", "sipp", target, "-sf"])
+        .arg(sipp_dir().join("register.xml"))
+        .args([
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            &pw,
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-nostdin",
+            "-timeout",
+            "10s",
+            "-timeout_error",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sipp");
+    assert!(
+        out.status.success(),
+        "{user} did not register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(e.wait_log(
+        &format!("seat registered seat={user}"),
+        Duration::from_secs(3)
+    ));
+}
+
+/// A SIPp seat softphone running `scenario` on `port` in the background.
+pub struct Seat {
+    pub child: Child,
+}
+
+impl Seat {
+    pub fn start(e: &Engine, scenario: &str, port: u16, calls: u32, extra: &[&str]) -> Seat {
+        Seat::start_at(&e.target(), scenario, port, calls, extra)
+    }
+
+    /// A seat registered at `target` (its requests go there); it answers
+    /// OPTIONS keep-alives (`-aa`) as any softphone does.
+    pub fn start_at(target: &str, scenario: &str, port: u16, calls: u32, extra: &[&str]) -> Seat {
+        require("sipp");
+        let child = Command::new("timeout")
+            .args(["40", "sipp", target, "-sf"])
+            .arg(sipp_dir().join(scenario))
+            .args([
+                "-m",
+                &calls.to_string(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args([
+                "-nostdin",
+                "-timeout",
+                "30s",
+                "-timeout_error",
+                "-buff_size",
+                "4194304",
+                "-aa",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp seat");
+        std::thread::sleep(Duration::from_millis(200));
+        Seat { child }
+    }
+
+    /// Waits for the seat's calls to finish; true when all succeeded.
+    pub fn finish(mut self, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop(&mut self.child);
+        false
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// Asks a peer started under `timeout(1)` to stop (SIGTERM, passed on to
+/// the peer); the caller then waits for it.
+pub fn terminate(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Stops a peer started under `timeout(1)`: SIGTERM, which `timeout` passes
+/// on to the peer (a SIGKILL would kill only `timeout` and leave the peer
+/// running), then SIGKILL if it lingers.
+pub fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The journal's records, in order (torn or partial lines are a failure).
+pub fn records(e: &Engine) -> Vec<Value> {
+    let text = std::fs::read_to_string(e.cases_path()).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|err| panic!("bad journal line {l:?}: {err}"))
+        })
+        .collect()
+}
+
+/// Waits until the case log has an `ended` event for `n` cases.
+pub fn wait_ended(e: &Engine, n: usize) -> Vec<Value> {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = records(e);
+        if r.iter().filter(|v| v["event"] == "ended").count() >= n || Instant::now() > end {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The events of the single case in the log: (event, record).
+pub fn one_case(r: &[Value]) -> Vec<(String, Value)> {
+    let ids: std::collections::BTreeSet<_> = r.iter().filter_map(|v| v["case"].as_str()).collect();
+    assert_eq!(ids.len(), 1, "expected one case: {r:#?}");
+    r.iter()
+        .filter(|v| v["case"].is_string())
+        .map(|v| (v["event"].as_str().unwrap().to_string(), v.clone()))
+        .collect()
+}
+
+pub fn names(ev: &[(String, Value)]) -> Vec<&str> {
+    ev.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+pub fn ended(ev: &[(String, Value)]) -> &Value {
+    &ev.iter()
+        .find(|(n, _)| n == "ended")
+        .expect("an ended event")
+        .1
+}
+
+/// Debian's Kamailio as the edge proxy in front of an engine, with
+/// `config/kamailio/edge.cfg`, on a free loopback port. It runs as a daemon
+/// (its own session: on exit Kamailio signals its whole process group) and
+/// is stopped by the pid it wrote when dropped.
+pub struct Kamailio {
+    pid_file: PathBuf,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Kamailio {
+    pub fn start(engine: &Engine) -> Kamailio {
+        require("kamailio");
+        let port = free_port();
+        let log = engine.dir.path().join("kamailio.log");
+        let pid_file = engine.dir.path().join("kamailio.pid");
+        let logf = std::fs::File::create(&log).unwrap();
+        let status = Command::new("kamailio")
+            .arg("-f")
+            .arg(repo().join("config/kamailio/edge.cfg"))
+            .args(["-E", "-m", "64", "-M", "8"])
+            .arg("-P")
+            .arg(&pid_file)
+            .arg("-w")
+            .arg(engine.dir.path())
+            .arg("-Y")
+            .arg(engine.dir.path())
+            .args(["-l", &format!("udp:127.0.0.1:{port}")])
+            .arg("-A")
+            .arg(format!("ENGINE_URI=\"sip:127.0.0.1:{}\"", engine.port))
+            .args(["-A", "ENGINE_IP=\"127.0.0.1\""])
+            .arg("-A")
+            .arg(format!("ENGINE_PORT={}", engine.port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .status()
+            .expect("start kamailio");
+        let k = Kamailio {
+            pid_file,
+            port,
+            log,
+        };
+        assert!(status.success(), "kamailio did not start:\n{}", k.log());
+        // An OPTIONS relayed to the engine and answered is the proof it
+        // works: ask until it is.
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let me = s.local_addr().unwrap();
+        for i in 0..30 {
+            let ping = format!(
+                "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKkamup{i}\r\n\
+                 From: <sip:t@{me}>;tag=k\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: kamup{i}\r\n\
+                 CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = s.send_to(ping.as_bytes(), ("127.0.0.1", port));
+            if udp_recv(&s).is_some() {
+                return k;
+            }
+        }
+        panic!("kamailio does not relay:\n{}", k.log());
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> Option<String> {
+        let pid = std::fs::read_to_string(&self.pid_file).ok()?;
+        let pid = pid.trim();
+        (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.to_string())
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let Some(pid) = self.pid() else { return };
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
 }

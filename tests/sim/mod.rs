@@ -4,6 +4,7 @@
 //! `benches/call.rs` (which times only the core's own work, `core_time`).
 #![allow(dead_code)]
 
+use siaga112::caselog::Record;
 use siaga112::config::Config;
 use siaga112::core::{Core, Output};
 use siaga112::sip::digest::{expected_response, DigestAuth};
@@ -15,6 +16,7 @@ pub const CONFIG: &str = r#"
 [sip]
 listen = ["udp:127.0.0.1:5060"]
 realm = "siaga112"
+keepalive_s = 0
 
 [[trunk]]
 name = "telco-a"
@@ -38,6 +40,8 @@ pub struct Sim {
     pub now: Instant,
     pub out: Vec<(Peer, String)>,
     pub records: usize,
+    /// Every record the core wrote, in order.
+    pub log: Vec<Record>,
     /// Time spent inside the core (inputs and draining its outputs).
     pub core_time: Duration,
     /// Time spent turning outputs into texts, kept out of `core_time`.
@@ -49,13 +53,18 @@ pub const TRUNK: &str = "127.0.0.1:5080";
 
 impl Sim {
     pub fn new() -> Sim {
-        let cfg = Arc::new(Config::parse(CONFIG).unwrap());
+        Sim::with_config(CONFIG)
+    }
+
+    pub fn with_config(text: &str) -> Sim {
+        let cfg = Arc::new(Config::parse(text).unwrap());
         let now = Instant::now();
         Sim {
             core: Core::new(cfg, now, 1_795_392_000_000, 1, 42),
             now,
             out: Vec::new(),
             records: 0,
+            log: Vec::new(),
             core_time: Duration::ZERO,
             texts: Duration::ZERO,
         }
@@ -67,7 +76,10 @@ impl Sim {
         let at = loop {
             match self.core.poll_output() {
                 Output::Transmit { peer, data } => sent.push((peer, data)),
-                Output::Record(_) => self.records += 1,
+                Output::Record(r) => {
+                    self.records += 1;
+                    self.log.push(r);
+                }
                 Output::Timeout(at) => break at,
             }
         };
@@ -263,4 +275,82 @@ pub fn one_call(sim: &mut Sim, n: u32) {
     sim.send(SEAT, &answer(&seat_bye, "200 OK", &format!("s{n}"), ""));
     sim.take(SEAT);
     sim.take(TRUNK);
+}
+
+/// The `nonce` of a challenge header value.
+pub fn nonce_in(challenge: &str) -> String {
+    challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a nonce")
+        .to_string()
+}
+
+/// A digest credentials header line (`Authorization` or
+/// `Proxy-Authorization`) answering `nonce` for `method` on `uri`.
+pub fn credentials(
+    name: &str,
+    user: &str,
+    password: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let a = DigestAuth {
+        username: user,
+        realm: "siaga112",
+        nonce,
+        uri,
+        response: "",
+        algorithm: siaga112::config::DigestAlgorithm::Md5,
+        qop_auth: Some(("00000001", "c")),
+    };
+    let resp = expected_response(&a, password, method);
+    format!(
+        "{name}: Digest username=\"{user}\", realm=\"siaga112\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{resp}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\"\r\n"
+    )
+}
+
+/// Registers `user` from `from` with `contact` and extra header lines
+/// (`Path: ...`); returns the final answer.
+pub fn register_as(
+    sim: &mut Sim,
+    user: &str,
+    password: &str,
+    from: &str,
+    contact: &str,
+    extra: &str,
+) -> String {
+    let reg = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKreg{user}{cseq}\r\n\
+             From: <sip:{user}@127.0.0.1>;tag=r\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg-{user}\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\nExpires: 3600\r\n{extra}{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    sim.send(from, &reg(1, ""));
+    let challenge = sim.take(from).pop().expect("a 401");
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let nonce = nonce_in(header(&challenge, "WWW-Authenticate"));
+    let auth = credentials(
+        "Authorization",
+        user,
+        password,
+        &nonce,
+        "REGISTER",
+        "sip:127.0.0.1",
+    );
+    sim.send(from, &reg(2, &auth));
+    sim.take(from).pop().expect("an answer")
+}
+
+/// Answers every OPTIONS sent to `to` with 200, as a softphone would.
+pub fn answer_options(sim: &mut Sim, to: &str) {
+    for m in sim.take(to) {
+        if m.starts_with("OPTIONS ") {
+            sim.send(to, &answer(&m, "200 OK", "ka", ""));
+        }
+    }
 }
