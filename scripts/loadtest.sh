@@ -149,6 +149,9 @@ UAS_PORT=$(free_port)
 [sip]
 listen = ["udp:127.0.0.1:$PORT"]
 realm = "siaga112"
+# No OPTIONS keep-alives: SIPp's built-in uas counts each seat's keep-alive
+# exchange as a call of its -m, and no UAS listens between runs.
+keepalive_s = 0
 
 [[trunk]]
 name = "load"
