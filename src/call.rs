@@ -93,9 +93,16 @@ impl Dialog {
     /// Whether an in-dialog request belongs to this dialog (RFC 3261
     /// §12.2.2): its To tag is ours, its From tag theirs.
     fn matches(&self, req: &Request) -> bool {
-        let to = header(&req.headers, "To").and_then(tag_of);
-        let from = header(&req.headers, "From").and_then(tag_of);
-        to.is_some() && to == tag_of(&self.local) && from == tag_of(&self.remote)
+        let (mut to, mut from) = (None, None);
+        for h in req.headers.iter() {
+            match h {
+                sip::rsip::Header::To(v) if to.is_none() => to = Some(v.value()),
+                sip::rsip::Header::From(v) if from.is_none() => from = Some(v.value()),
+                _ => {}
+            }
+        }
+        let to = to.and_then(tag_of);
+        to.is_some() && to == tag_of(&self.local) && from.and_then(tag_of) == tag_of(&self.remote)
     }
 }
 
@@ -2035,10 +2042,13 @@ fn strip_tag(value: &str) -> String {
 
 /// The Record-Route values of a message, in order.
 fn record_routes(headers: &sip::rsip::Headers) -> Vec<String> {
-    sip::header_list(headers, "Record-Route")
-        .into_iter()
-        .map(str::to_string)
-        .collect()
+    let mut out = Vec::new();
+    for h in headers.iter() {
+        if let sip::rsip::Header::RecordRoute(r) = h {
+            out.extend(sip::split_list(r.value()).into_iter().map(str::to_string));
+        }
+    }
+    out
 }
 
 /// A UAC's route set: the response's Record-Route, reversed (RFC 3261 §12.1.2).

@@ -443,24 +443,24 @@ impl Core {
     fn new_invite(&mut self, now: Instant, key: TxKey, peer: Peer, req: &Request) {
         let target = sip::request_target(&req.uri);
         let route = self.b2bua.route(&target);
-        let trusted = self
-            .cfg
-            .trusted_peer(peer.addr.ip())
-            .map(|(name, _)| name.to_string());
-        if let (Some(route), Some(name)) = (&route, &trusted) {
-            let origin = Origin::Trunk(name.clone());
-            let route = route.clone();
-            return self.b2bua.on_call_in(
-                now,
-                &mut self.txs,
-                key,
-                peer,
-                req.clone(),
-                origin,
-                target,
-                route,
-            );
-        }
+        let cfg = self.cfg.clone();
+        let trusted = cfg.trusted_peer(peer.addr.ip()).map(|(name, _)| name);
+        let route = match (route, trusted) {
+            (Some(route), Some(name)) => {
+                let origin = Origin::Trunk(name.to_string());
+                return self.b2bua.on_call_in(
+                    now,
+                    &mut self.txs,
+                    key,
+                    peer,
+                    req.clone(),
+                    origin,
+                    target,
+                    route,
+                );
+            }
+            (route, _) => route,
+        };
         let feature = self.b2bua.is_feature_code(&target);
         let challenge = sip::header(&req.headers, "Proxy-Authorization").is_some()
             || (trusted.is_some() && feature)

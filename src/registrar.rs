@@ -12,7 +12,7 @@ mod keepalive;
 use crate::config::{Config, DigestAlgorithm, NatMode};
 use crate::sip::digest::{self, NonceCheck, NonceMint};
 use crate::sip::rsip::{typed::Contact, Request};
-use crate::sip::{header, header_list, resolve, uri_addr, uri_in, Peer};
+use crate::sip::{header, resolve, split_list, uri_addr, uri_in, Peer};
 use foldhash::{HashMap, HashMapExt};
 use keepalive::Keepalive;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -378,10 +378,12 @@ impl Registrar {
                 Err(_) => return Reply::new(400, "Bad Expires Header"),
             },
         };
-        let path: Vec<String> = header_list(&req.headers, "Path")
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let mut path = Vec::new();
+        for h in req.headers.iter() {
+            if let crate::sip::rsip::Header::Path(p) = h {
+                path.extend(split_list(p.value()).into_iter().map(str::to_string));
+            }
+        }
         let mut contacts = Vec::new();
         let mut star = false;
         for h in req.headers.iter() {

@@ -748,15 +748,6 @@ pub fn split_list(value: &str) -> Vec<&str> {
     out
 }
 
-/// The values of every header named `name`, each list split into entries.
-pub fn header_list<'a>(headers: &'a rsip::Headers, name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|h| h.name().eq_ignore_ascii_case(name))
-        .flat_map(|h| split_list(header_value(h)))
-        .collect()
-}
-
 /// The host and port of a SIP URI whose host is an IP address.
 pub fn uri_addr(uri: &str) -> Option<SocketAddr> {
     let u = rsip::Uri::try_from(uri).ok()?;
