@@ -5,8 +5,8 @@
 #
 #   scripts/callgrind.sh [CALLS]
 #
-# Counts only inside the core's entry points (Core::handle_receive,
-# handle_timeout, poll_output) over CALLS whole calls (default 1000), then
+# Counts only inside the core's two entry points (Core::handle_input,
+# poll_output) over CALLS whole calls (default 1000), then
 # sip::parse of one trunk INVITE as the same run's baseline, and prints
 # both and their ratio. Installs valgrind with apt if missing.
 set -euo pipefail
@@ -21,8 +21,7 @@ OUT=$(mktemp -d /tmp/siaga112-callgrind.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 ir() { grep -E '^(summary|totals):' "$1" | head -1 | awk '{print $2}'; }
 CALLS=$N PARSES=0 valgrind --tool=callgrind --callgrind-out-file="$OUT/calls" \
-  --toggle-collect='siaga112::core::Core::handle_receive' \
-  --toggle-collect='siaga112::core::Core::handle_timeout' \
+  --toggle-collect='siaga112::core::Core::handle_input' \
   --toggle-collect='siaga112::core::Core::poll_output' "$BIN" >/dev/null 2>&1
 CALLS=0 PARSES=$N valgrind --tool=callgrind --callgrind-out-file="$OUT/parses" \
   --toggle-collect='instructions::parse_invites' "$BIN" >/dev/null 2>&1

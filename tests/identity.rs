@@ -3,7 +3,7 @@
 
 mod sim;
 
-use siaga112::caselog::Event;
+use siaga112::caselog::Kind;
 use sim::*;
 use std::time::Duration;
 
@@ -64,8 +64,8 @@ fn finals(sim: &mut Sim, to: &str) -> Vec<String> {
 fn seat_records(sim: &Sim) -> Vec<(String, String)> {
     sim.log
         .iter()
-        .filter_map(|r| match &r.event {
-            Event::Seat { seat, state, .. } => Some((seat.clone(), state.clone())),
+        .filter_map(|r| match &r.kind {
+            Kind::Seat { seat, state, .. } => Some((seat.clone(), state.clone())),
             _ => None,
         })
         .collect()
@@ -115,7 +115,7 @@ fn a_trunk_and_a_seat_on_one_address_and_port_are_told_apart() {
         .expect("the seat is offered the call")
         .clone();
     assert!(sim.log.iter().any(
-        |r| matches!(&r.event, Event::Opened { trunk, from_seat: None, .. } if trunk == "telco-a")
+        |r| matches!(&r.kind, Kind::Opened { trunk, from_seat: None, .. } if trunk == "telco-a")
     ));
     // Answered; the caller hangs up.
     sim.send(BOTH, &answer(&seat_invite, "200 OK", "s1", SDP));
@@ -238,8 +238,8 @@ fn a_seat_that_dials_112_reaches_the_queue_marked_as_that_seat() {
         "offered to op2"
     );
     assert!(sim.log.iter().any(|r| matches!(
-        &r.event,
-        Event::Opened { from_seat: Some(s), .. } if s == "op1"
+        &r.kind,
+        Kind::Opened { from_seat: Some(s), .. } if s == "op1"
     )));
 }
 
@@ -306,7 +306,7 @@ fn a_seat_registered_through_a_proxy_is_reached_through_its_path() {
     assert!(sim
         .log
         .iter()
-        .any(|r| matches!(&r.event, Event::Opened { trunk, .. } if trunk == "edge")));
+        .any(|r| matches!(&r.kind, Kind::Opened { trunk, .. } if trunk == "edge")));
     // The seat answers through the proxy with its Record-Route; the BYE
     // from our side (the caller hangs up) follows the route set.
     let mut ans = answer(inv, "200 OK", "s1", SDP);
@@ -370,10 +370,7 @@ fn a_request_with_the_right_call_id_but_not_its_tags_gets_481() {
         sim.take(SEAT).iter().all(|m| !m.starts_with("BYE ")),
         "the call goes on"
     );
-    assert!(!sim
-        .log
-        .iter()
-        .any(|r| matches!(r.event, Event::Ended { .. })));
+    assert!(!sim.log.iter().any(|r| matches!(r.kind, Kind::Ended { .. })));
 }
 
 const KEEPALIVE: &str = r#"
@@ -439,8 +436,8 @@ fn a_seat_that_stops_answering_keepalives_is_out_of_rotation_until_it_answers() 
     answer_options(&mut sim, OP2);
     sim.advance(Duration::from_secs(3));
     assert!(sim.log.iter().any(|r| matches!(
-        &r.event,
-        Event::Seat { seat, reason: Some(why), .. } if seat == "op1" && why == "unreachable"
+        &r.kind,
+        Kind::Seat { seat, reason: Some(why), .. } if seat == "op1" && why == "unreachable"
     )));
     // op1 had been idle longest, but the call goes to op2 at once.
     sim.send(TRUNK, &invite(TRUNK, "112", "c1", 1, ""));
@@ -455,8 +452,8 @@ fn a_seat_that_stops_answering_keepalives_is_out_of_rotation_until_it_answers() 
         .expect("still probed");
     sim.send(OP1, &answer(probe, "200 OK", "ka", ""));
     assert!(sim.log.iter().any(|r| matches!(
-        &r.event,
-        Event::Seat { seat, state, .. } if seat == "op1" && state == "available"
+        &r.kind,
+        Kind::Seat { seat, state, .. } if seat == "op1" && state == "available"
     )));
     sim.send(TRUNK, &invite(TRUNK, "112", "c2", 1, ""));
     assert!(

@@ -110,6 +110,24 @@ impl ResponseWriter {
     }
 }
 
+/// A whole response without a body: status line, the echoed headers, the
+/// To tag (if it has none), `extra` headers and our Server header. The one
+/// builder of the answers the core, the registrar and the B2BUA send.
+pub fn response<'a>(
+    echo: &Echo<'_>,
+    status: u16,
+    reason: &str,
+    tag: &str,
+    extra: impl IntoIterator<Item = (&'a str, &'a str)>,
+    server: &str,
+) -> Bytes {
+    let mut w = ResponseWriter::new(echo, status, reason, Some(tag));
+    for (n, v) in extra {
+        w = w.header(n, v);
+    }
+    w.header("Server", server).finish(None)
+}
+
 /// The parts joined, in a String of exactly their length.
 pub fn concat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());

@@ -6,7 +6,8 @@
 
 use siaga112::caselog::Record;
 use siaga112::config::Config;
-use siaga112::core::{Core, Output};
+use siaga112::core::{Core, Input, Output};
+use siaga112::operator::Event;
 use siaga112::sip::digest::{expected_response, DigestAuth};
 use siaga112::sip::Peer;
 use std::sync::Arc;
@@ -41,7 +42,14 @@ pub struct Sim {
     pub out: Vec<(Peer, String)>,
     pub records: usize,
     /// Every record the core wrote, in order.
-    pub log: Vec<Record>,
+    pub log: Vec<Arc<Record>>,
+    /// Every event, in order.
+    pub events: Vec<Event>,
+    /// Replies to commands: (id, result).
+    pub replies: Vec<(
+        u64,
+        Result<siaga112::operator::Done, siaga112::operator::CommandError>,
+    )>,
     /// Time spent inside the core (inputs and draining its outputs).
     pub core_time: Duration,
     /// Time spent turning outputs into texts, kept out of `core_time`.
@@ -65,6 +73,8 @@ impl Sim {
             out: Vec::new(),
             records: 0,
             log: Vec::new(),
+            events: Vec::new(),
+            replies: Vec::new(),
             core_time: Duration::ZERO,
             texts: Duration::ZERO,
         }
@@ -80,6 +90,8 @@ impl Sim {
                     self.records += 1;
                     self.log.push(r);
                 }
+                Output::Event(e) => self.events.push(e),
+                Output::Reply { id, result } => self.replies.push((id, result)),
                 Output::Timeout(at) => break at,
             }
         };
@@ -95,7 +107,13 @@ impl Sim {
     pub fn send(&mut self, from: &str, text: &str) {
         let peer = Peer::udp(from.parse().unwrap());
         let (started, texts) = (Instant::now(), self.texts);
-        self.core.handle_receive(self.now, peer, text.as_bytes());
+        self.core.handle_input(
+            self.now,
+            Input::Receive {
+                peer,
+                data: text.as_bytes(),
+            },
+        );
         self.drain();
         self.core_time += started.elapsed().saturating_sub(self.texts - texts);
     }
@@ -120,10 +138,10 @@ impl Sim {
                 break;
             }
             self.now = at.max(self.now);
-            self.core.handle_timeout(self.now);
+            self.core.handle_input(self.now, Input::Timeout);
         }
         self.now = end;
-        self.core.handle_timeout(end);
+        self.core.handle_input(end, Input::Timeout);
         self.drain();
         self.core_time += started.elapsed().saturating_sub(self.texts - texts);
     }

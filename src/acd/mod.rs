@@ -13,7 +13,13 @@
 //! Invariant after every public call: no queue has a waiting call and an
 //! available seat that may take it (matches are made at once and reported
 //! through [`Acd::poll_offer`]).
+//!
+//! Like the registrar's `SeatEvent`s, the ACD reports what changed:
+//! [`Acd::poll_event`] names each seat whose state and each queue whose
+//! waiting calls changed since the last poll (once each, however often it
+//! changed), and the caller reads their state then.
 
+use crate::rng::Rng;
 use foldhash::{HashMap, HashMapExt};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -88,6 +94,25 @@ pub enum OfferFailure {
     Withdrawn,
 }
 
+/// A seat or a queue whose state changed (see [`Acd::poll_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcdEvent {
+    Seat(SeatId),
+    Queue(QueueId),
+}
+
+impl OfferFailure {
+    /// The reason's name in the case log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferFailure::NoAnswer => "no-answer",
+            OfferFailure::Rejected => "rejected",
+            OfferFailure::Unreachable => "unreachable",
+            OfferFailure::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 /// A match the B2BUA must carry out: ring `seat` with `call`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offer {
@@ -140,6 +165,10 @@ struct Queue {
     /// (strategy key, seat): available seats serving this queue.
     available: BTreeSet<(Key, SeatId)>,
     logged_in: usize,
+    /// (arrival in ms from the epoch, call) of every call whose home queue
+    /// this is, until answered or gone: the wallboard's waiting calls
+    /// (ringing ones too) and the longest wait.
+    held: BTreeSet<(i64, CallId)>,
 }
 
 #[derive(Debug, Clone)]
@@ -185,7 +214,11 @@ pub struct Acd {
     offers: VecDeque<Offer>,
     retry: Duration,
     timers: BTreeSet<(Instant, Timer)>,
-    rng: u64,
+    rng: Rng,
+    /// Changed since the last poll, each once (flags beside the queue).
+    events: VecDeque<AcdEvent>,
+    seat_dirty: Vec<bool>,
+    queue_dirty: Vec<bool>,
 }
 
 impl Acd {
@@ -206,6 +239,7 @@ impl Acd {
                     waiting: BTreeSet::new(),
                     available: BTreeSet::new(),
                     logged_in: 0,
+                    held: BTreeSet::new(),
                 })
                 .collect(),
             seats: seats
@@ -228,8 +262,73 @@ impl Acd {
             offers: VecDeque::new(),
             retry,
             timers: BTreeSet::new(),
-            rng: 0x9e37_79b9_7f4a_7c15,
+            rng: Rng::new(0x9e37_79b9_7f4a_7c15),
+            events: VecDeque::new(),
+            seat_dirty: Vec::new(),
+            queue_dirty: Vec::new(),
         }
+        .with_flags()
+    }
+
+    fn with_flags(mut self) -> Acd {
+        self.seat_dirty = vec![false; self.seats.len()];
+        self.queue_dirty = vec![false; self.queues.len()];
+        self
+    }
+
+    /// Reports every seat and queue as changed (their first state, at start).
+    pub fn announce_all(&mut self) {
+        for s in 0..self.seats.len() {
+            self.seat_changed(s);
+        }
+        for q in 0..self.queues.len() {
+            self.queue_changed(q);
+        }
+    }
+
+    /// The next seat or queue whose state changed since the last poll.
+    pub fn poll_event(&mut self) -> Option<AcdEvent> {
+        let e = self.events.pop_front()?;
+        match e {
+            AcdEvent::Seat(s) => self.seat_dirty[s] = false,
+            AcdEvent::Queue(q) => self.queue_dirty[q] = false,
+        }
+        Some(e)
+    }
+
+    fn seat_changed(&mut self, seat: SeatId) {
+        if !self.seat_dirty[seat] {
+            self.seat_dirty[seat] = true;
+            self.events.push_back(AcdEvent::Seat(seat));
+        }
+    }
+
+    fn queue_changed(&mut self, q: QueueId) {
+        if !self.queue_dirty[q] {
+            self.queue_dirty[q] = true;
+            self.events.push_back(AcdEvent::Queue(q));
+        }
+    }
+
+    fn set_state(&mut self, seat: SeatId, state: SeatState) {
+        if self.seats[seat].state != state {
+            self.seats[seat].state = state;
+            self.seat_changed(seat);
+        }
+    }
+
+    /// The calls waiting in a queue (ringing ones too) and when the one
+    /// waiting longest arrived.
+    pub fn queue_status(&self, q: QueueId) -> (usize, Option<Instant>) {
+        let held = &self.queues[q].held;
+        let oldest = held
+            .first()
+            .map(|(ms, _)| self.epoch + Duration::from_millis(*ms as u64));
+        (held.len(), oldest)
+    }
+
+    pub fn queue_count(&self) -> usize {
+        self.queues.len()
     }
 
     pub fn seat_id(&self, name: &str) -> Option<SeatId> {
@@ -248,35 +347,14 @@ impl Acd {
         &self.seats[seat].state
     }
 
-    pub fn calls_taken(&self, seat: SeatId) -> u64 {
-        self.seats[seat].calls_taken
-    }
-
-    pub fn strategy(&self, q: QueueId) -> Strategy {
-        self.queues[q].strategy
-    }
-
     /// Seats logged in to serve `queue` (in any state).
     pub fn logged_in(&self, queue: QueueId) -> usize {
         self.queues[queue].logged_in
     }
 
-    pub fn waiting(&self, queue: QueueId) -> usize {
-        self.queues[queue].waiting.len()
-    }
-
-    pub fn available(&self, queue: QueueId) -> usize {
-        self.queues[queue].available.len()
-    }
-
     /// The calls waiting in a queue, first to be served first.
     pub fn waiting_calls(&self, queue: QueueId) -> impl Iterator<Item = CallId> + '_ {
         self.queues[queue].waiting.iter().map(|k| k.2)
-    }
-
-    /// Whether the ACD knows the call (waiting or being offered).
-    pub fn has_call(&self, call: CallId) -> bool {
-        self.calls.contains_key(&call)
     }
 
     pub fn is_queued(&self, call: CallId) -> bool {
@@ -358,7 +436,7 @@ impl Acd {
         match self.seats[seat].state {
             SeatState::Available | SeatState::WrapUp { .. } => {
                 self.take_off_available(seat);
-                self.seats[seat].state = SeatState::Paused("unreachable".into());
+                self.set_state(seat, SeatState::Paused("unreachable".into()));
                 true
             }
             _ => false,
@@ -392,7 +470,7 @@ impl Acd {
             let q = self.seats[seat].queues[i].0;
             self.queues[q].logged_in = self.queues[q].logged_in.saturating_sub(1);
         }
-        self.seats[seat].state = SeatState::LoggedOut;
+        self.set_state(seat, SeatState::LoggedOut);
         self.seats[seat].logout_pending = false;
     }
 
@@ -402,7 +480,7 @@ impl Acd {
             SeatState::LoggedOut | SeatState::Ringing(_) | SeatState::OnCall(_) => false,
             _ => {
                 self.take_off_available(seat);
-                self.seats[seat].state = SeatState::Paused(reason.to_string());
+                self.set_state(seat, SeatState::Paused(reason.to_string()));
                 true
             }
         }
@@ -444,14 +522,7 @@ impl Acd {
             Strategy::FewestCalls => (s.calls_taken as i64, idle),
             Strategy::LeastTalkTime => (s.talk_ms as i64, idle),
             Strategy::SkillLevel => (i64::from(level), idle),
-            Strategy::Random => {
-                let mut x = self.rng;
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                self.rng = x;
-                ((x >> 1) as i64, 0)
-            }
+            Strategy::Random => ((self.rng.next_u64() >> 1) as i64, 0),
         }
     }
 
@@ -460,7 +531,7 @@ impl Acd {
             return self.log_out_now(seat);
         }
         self.take_off_available(seat);
-        self.seats[seat].state = SeatState::Available;
+        self.set_state(seat, SeatState::Available);
         self.seats[seat].idle_since = now;
         for i in 0..self.seats[seat].queues.len() {
             let (q, level) = self.seats[seat].queues[i];
@@ -501,8 +572,22 @@ impl Acd {
             exclude,
         };
         self.calls.insert(call, w);
+        let at = self.ms(arrival);
+        self.queues[queue].held.insert((at, call));
+        self.queue_changed(queue);
         self.queue_in(call);
         self.match_call(call);
+    }
+
+    /// The call leaves its home queue's held set (answered, gone, moved).
+    fn release(&mut self, call: CallId) {
+        let Some(w) = self.calls.get(&call) else {
+            return;
+        };
+        let (home, at) = (w.queues[0], self.ms(w.arrival));
+        if self.queues[home].held.remove(&(at, call)) {
+            self.queue_changed(home);
+        }
     }
 
     fn queue_in(&mut self, call: CallId) {
@@ -535,6 +620,12 @@ impl Acd {
     /// and priority; re-keyed with the new queue's aging step.
     pub fn move_call(&mut self, call: CallId, to: QueueId) {
         self.unqueue(call);
+        self.release(call);
+        if let Some(w) = self.calls.get(&call) {
+            let at = self.ms(w.arrival);
+            self.queues[to].held.insert((at, call));
+            self.queue_changed(to);
+        }
         let aging = self.queues[to].aging_ms;
         let arrival_ms = match self.calls.get(&call) {
             Some(w) => self.ms(w.arrival),
@@ -574,6 +665,7 @@ impl Acd {
     /// another centre). Frees a seat ringing with it.
     pub fn remove_call(&mut self, call: CallId, now: Instant) {
         self.unqueue(call);
+        self.release(call);
         for seat in self
             .calls
             .remove(&call)
@@ -607,9 +699,10 @@ impl Acd {
     /// The seat answered: it is on the call, which leaves the ACD.
     pub fn answered(&mut self, call: CallId, seat: SeatId) {
         self.unqueue(call);
+        self.release(call);
         self.calls.remove(&call);
+        self.set_state(seat, SeatState::OnCall(call));
         let s = &mut self.seats[seat];
-        s.state = SeatState::OnCall(call);
         s.calls_taken += 1;
         s.missed = 0;
     }
@@ -705,7 +798,7 @@ impl Acd {
         if self.seats[seat].logout_pending {
             self.log_out_now(seat);
         } else {
-            self.seats[seat].state = SeatState::Paused(reason.into());
+            self.set_state(seat, SeatState::Paused(reason.into()));
         }
     }
 
@@ -718,9 +811,12 @@ impl Acd {
         if wrapup.is_zero() || self.seats[seat].logout_pending {
             self.make_available(seat, now);
         } else {
-            self.seats[seat].state = SeatState::WrapUp {
-                until: now + wrapup,
-            };
+            self.set_state(
+                seat,
+                SeatState::WrapUp {
+                    until: now + wrapup,
+                },
+            );
             self.timers.insert((now + wrapup, Timer::WrapUp(seat)));
         }
     }
@@ -793,7 +889,7 @@ impl Acd {
         self.take_off_available(seat);
         self.seq += 1;
         self.seats[seat].last_offer = self.seq;
-        self.seats[seat].state = SeatState::Ringing(call);
+        self.set_state(seat, SeatState::Ringing(call));
         self.offers.push_back(Offer { call, seat });
     }
 }

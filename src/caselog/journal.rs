@@ -1,0 +1,533 @@
+//! The journal writer: one thread, group commit, durable counts, and the
+//! open that recovers the file and numbers this run.
+
+use super::record::{CaseId, Kind, Record};
+use super::recovery::{io_err, scan, set_aside, sync_dir, CaseLogError, Recovery};
+use crate::ratelimit::RateLimit;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Most records the writer takes off the channel for one batch.
+const BATCH_MAX: usize = 4096;
+/// Pause after a failed write or sync before trying again.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+/// Once closing (or every handle is gone), how long the writer keeps retrying
+/// a failing disk before it gives up and counts what is left as lost.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------- journal
+
+/// The durable case journal. See [`Journal::open`].
+pub struct Journal;
+
+impl Journal {
+    /// Opens (creating it and its directories if needed) and recovers the
+    /// journal at `path`: a torn last line is moved to `<path>.torn` and cut
+    /// off, bad lines are counted and left. Then this run's `boot` line is
+    /// written and synced before returning, and the writer thread starts.
+    ///
+    /// The file is locked while the writer runs: a second open of the same
+    /// journal fails with [`CaseLogError::Locked`] until the first handle is
+    /// closed. `commit_window` is the least time between two syncs (zero:
+    /// sync every batch as soon as it is written).
+    pub fn open(
+        path: &Path,
+        commit_window: Duration,
+    ) -> Result<(JournalHandle, Recovery), CaseLogError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err(path))?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(CaseLogError::Locked {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(path = %path.display(), error = %e, "case log: cannot lock the journal; going on unlocked");
+            }
+        }
+        let mut scan = scan(path, &file)?;
+        if !scan.torn.is_empty() {
+            set_aside(path, scan.complete_len, &scan.torn)?;
+            file.set_len(scan.complete_len).map_err(io_err(path))?;
+            file.sync_all().map_err(io_err(path))?;
+            tracing::warn!(
+                path = %path.display(), bytes = scan.torn.len(), offset = scan.complete_len,
+                "case log: a torn last line was set aside in .torn"
+            );
+            scan.torn = Vec::new();
+        }
+        if scan.recovery.bad_lines > 0 {
+            tracing::warn!(
+                path = %path.display(), lines = scan.recovery.bad_lines,
+                "case log: lines that do not parse were skipped (left in the file)"
+            );
+        }
+        let boot = scan
+            .next_boot()
+            .ok_or_else(|| CaseLogError::BootsExhausted {
+                path: path.to_path_buf(),
+            })?;
+        let mut line = Record::now(None, Kind::Boot { boot })
+            .to_line()
+            .into_bytes();
+        line.push(b'\n');
+        file.write_all(&line).map_err(io_err(path))?;
+        file.sync_all().map_err(io_err(path))?;
+        sync_dir(path);
+
+        let hist = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+            .map_err(|e| io_err(path)(std::io::Error::other(e.to_string())))?;
+        let shared = Arc::new(Shared {
+            durable: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            lost_log: RateLimit::new(),
+            stats: Mutex::new(Stats {
+                batches: 0,
+                records: 0,
+                hist,
+            }),
+            thread: Mutex::new(None),
+        });
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer::new(
+            path.to_path_buf(),
+            file,
+            scan.complete_len + line.len() as u64,
+            rx,
+            commit_window,
+            shared.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name("caselog".into())
+            .spawn(move || writer.run())
+            .map_err(io_err(path))?;
+        *shared.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+        scan.recovery.boot = boot;
+        Ok((JournalHandle { tx, shared }, scan.recovery))
+    }
+}
+
+/// Commit figures (write + sync of each batch), for the shutdown summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    pub batches: u64,
+    pub records: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+struct Stats {
+    batches: u64,
+    records: u64,
+    hist: hdrhistogram::Histogram<u64>,
+}
+
+struct Shared {
+    durable: AtomicU64,
+    lost: AtomicU64,
+    lost_log: RateLimit,
+    stats: Mutex<Stats>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Msg {
+    Record(Arc<Record>),
+    Close(mpsc::Sender<()>),
+}
+
+/// Appends records to the journal from any thread, never blocking.
+#[derive(Clone)]
+pub struct JournalHandle {
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for JournalHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JournalHandle")
+            .field("durable", &self.durable())
+            .field("lost", &self.lost())
+            .finish()
+    }
+}
+
+impl JournalHandle {
+    /// Queues a record for the writer. Never blocks, never panics: if the
+    /// writer is gone the record is counted in [`JournalHandle::lost`] and
+    /// logged (at most one line a second).
+    pub fn append(&self, rec: impl Into<Arc<Record>>) {
+        if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Record(rec.into())) {
+            let lost = self.shared.lost.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(suppressed) = self.shared.lost_log.check() {
+                let case = match &msg {
+                    Msg::Record(r) => r.case.as_ref().map_or("-", CaseId::as_str),
+                    Msg::Close(_) => "-",
+                };
+                tracing::error!(
+                    lost,
+                    suppressed,
+                    case,
+                    "case log writer is gone: record lost"
+                );
+            }
+        }
+    }
+
+    /// Appended records written and synced so far (the boot line not counted).
+    pub fn durable(&self) -> u64 {
+        self.shared.durable.load(Ordering::Acquire)
+    }
+
+    /// Records that will never be written: appended after the writer stopped,
+    /// or given up on after the disk kept failing at shutdown.
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+
+    pub fn commit_stats(&self) -> CommitStats {
+        let s = self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        CommitStats {
+            batches: s.batches,
+            records: s.records,
+            p50_us: s.hist.value_at_quantile(0.5),
+            p99_us: s.hist.value_at_quantile(0.99),
+            max_us: s.hist.max(),
+        }
+    }
+
+    /// Writes and syncs everything appended before this call, then stops the
+    /// writer and waits for it to exit (releasing the file lock). If the disk
+    /// keeps failing, the writer gives up after 10 s and counts the rest as
+    /// lost. Appends after this are lost. Closing twice is harmless.
+    pub fn close(&self) {
+        let (done_tx, done_rx) = mpsc::channel();
+        if self.tx.send(Msg::Close(done_tx)).is_ok() {
+            // Err only if the writer is already gone.
+            let _ = done_rx.recv();
+        }
+        let thread = self
+            .shared
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = thread {
+            if t.join().is_err() {
+                tracing::error!("case log writer thread panicked");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- writer
+
+struct Writer {
+    path: PathBuf,
+    file: File,
+    /// File length after the last successful commit, if known.
+    good_len: Option<u64>,
+    rx: mpsc::Receiver<Msg>,
+    window: Duration,
+    shared: Arc<Shared>,
+    /// Serialized lines not yet durable, and how many records they hold.
+    pending: Vec<u8>,
+    pending_count: u64,
+    pending_last_case: Option<CaseId>,
+    /// Last case id made durable, for the commit log line.
+    last_case: Option<CaseId>,
+    errors: RateLimit,
+    failing_since: Option<Instant>,
+    stopping: bool,
+    disconnected: bool,
+    closers: Vec<mpsc::Sender<()>>,
+}
+
+impl Writer {
+    fn new(
+        path: PathBuf,
+        file: File,
+        len: u64,
+        rx: mpsc::Receiver<Msg>,
+        window: Duration,
+        shared: Arc<Shared>,
+    ) -> Writer {
+        Writer {
+            path,
+            file,
+            good_len: Some(len),
+            rx,
+            window,
+            shared,
+            pending: Vec::with_capacity(1 << 16),
+            pending_count: 0,
+            pending_last_case: None,
+            last_case: None,
+            errors: RateLimit::new(),
+            failing_since: None,
+            stopping: false,
+            disconnected: false,
+            closers: Vec::new(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let drained = self.gather();
+            let synced_at = if self.pending_count > 0 {
+                self.commit()
+            } else {
+                None
+            };
+            let ending = self.stopping || self.disconnected;
+            if ending && drained && self.pending_count == 0 {
+                break;
+            }
+            if self.pending_count > 0 && synced_at.is_none() {
+                // The commit failed: the records stay pending.
+                if ending
+                    && self
+                        .failing_since
+                        .is_some_and(|t| t.elapsed() >= GIVE_UP_AFTER)
+                {
+                    self.give_up();
+                    break;
+                }
+                std::thread::sleep(RETRY_AFTER.max(self.window));
+                continue;
+            }
+            if let Some(at) = synced_at.filter(|_| !ending) {
+                let spent = at.elapsed();
+                if spent < self.window {
+                    std::thread::sleep(self.window - spent);
+                }
+            }
+        }
+        for c in self.closers.drain(..) {
+            let _ = c.send(());
+        }
+    }
+
+    /// Takes what is queued: blocks for the first message if nothing is
+    /// pending, then up to a batch without blocking. True if the channel was
+    /// found empty (or closed) before the batch filled up.
+    fn gather(&mut self) -> bool {
+        let mut taken = 0;
+        if self.pending_count == 0 && !self.stopping && !self.disconnected {
+            match self.rx.recv() {
+                Ok(m) => {
+                    self.take(m);
+                    taken += 1;
+                }
+                Err(_) => {
+                    self.disconnected = true;
+                    return true;
+                }
+            }
+        }
+        while taken < BATCH_MAX {
+            match self.rx.try_recv() {
+                Ok(m) => {
+                    self.take(m);
+                    taken += 1;
+                }
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.disconnected = true;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Record(r) => {
+                let start = self.pending.len();
+                match serde_json::to_writer(&mut self.pending, &*r) {
+                    Ok(()) => {
+                        self.pending.push(b'\n');
+                        self.pending_count += 1;
+                        if r.case.is_some() {
+                            self.pending_last_case.clone_from(&r.case);
+                        }
+                    }
+                    Err(e) => {
+                        self.pending.truncate(start);
+                        self.shared.lost.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(error = %e, case = ?r.case, "case log: record cannot be serialized: lost");
+                    }
+                }
+            }
+            Msg::Close(done) => {
+                self.stopping = true;
+                self.closers.push(done);
+            }
+        }
+    }
+
+    /// One write and one sync of everything pending. Returns when the sync
+    /// began, or None if the commit failed (the records stay pending).
+    fn commit(&mut self) -> Option<Instant> {
+        let started = Instant::now();
+        let mut synced_at = None;
+        let result = self.file.write_all(&self.pending).and_then(|()| {
+            synced_at = Some(Instant::now());
+            self.file.sync_data()
+        });
+        match result {
+            Ok(()) => {
+                let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let written = self.pending.len() as u64;
+                self.good_len = match self.good_len {
+                    Some(len) => Some(len + written),
+                    None => self.file.metadata().ok().map(|m| m.len()),
+                };
+                let n = self.pending_count;
+                let total = self.shared.durable.fetch_add(n, Ordering::AcqRel) + n;
+                if let Some(c) = self.pending_last_case.take() {
+                    self.last_case = Some(c);
+                }
+                {
+                    let mut s = self
+                        .shared
+                        .stats
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    s.batches += 1;
+                    s.records += n;
+                    s.hist.saturating_record(us.max(1));
+                }
+                tracing::debug!(
+                    target: "siaga112::caselog",
+                    durable = total,
+                    last_case = %self.last_case.as_ref().map_or("-", CaseId::as_str),
+                    "committed"
+                );
+                self.pending.clear();
+                self.pending_count = 0;
+                self.failing_since = None;
+                synced_at.or(Some(started))
+            }
+            Err(e) => {
+                self.failing_since.get_or_insert(started);
+                if let Some(suppressed) = self.errors.check() {
+                    tracing::error!(
+                        path = %self.path.display(), error = %e, waiting = self.pending_count,
+                        suppressed, "case log write failed; the records are kept and retried"
+                    );
+                }
+                self.undo_partial_write();
+                None
+            }
+        }
+    }
+
+    /// After a failed commit, cuts whatever part of the batch reached the
+    /// file, so the retry neither duplicates lines nor glues its first line
+    /// to a fragment. If the cut is impossible, the retry starts with a
+    /// newline: the fragment becomes a bad line of its own.
+    fn undo_partial_write(&mut self) {
+        if let Some(len) = self.good_len {
+            if self.file.set_len(len).is_ok() {
+                return;
+            }
+            self.good_len = None;
+        }
+        if self.pending.first() != Some(&b'\n') {
+            self.pending.insert(0, b'\n');
+        }
+    }
+
+    fn give_up(&mut self) {
+        let n = self.pending_count;
+        self.shared.lost.fetch_add(n, Ordering::Relaxed);
+        tracing::error!(
+            path = %self.path.display(), lost = n,
+            "case log: the disk kept failing at shutdown; records lost"
+        );
+        self.pending.clear();
+        self.pending_count = 0;
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::super::recovery::read_journal;
+    use super::*;
+
+    fn opened(ms: u64, id: &str) -> Record {
+        Record {
+            time_ms: ms,
+            case: Some(CaseId::from(id)),
+            kind: Kind::Opened {
+                caller: "sip:+62811@telco".into(),
+                called: "112".into(),
+                service: "sos".into(),
+                trunk: "telco-a".into(),
+                from_seat: None,
+            },
+        }
+    }
+
+    const T0: u64 = 1_795_341_600_123;
+
+    #[test]
+    fn a_failed_commit_keeps_the_records_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        std::fs::write(&path, format!("{}\n", opened(T0, "a").to_line())).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let read_only = File::open(&path).unwrap();
+        let (h, _) = Journal::open(&dir.path().join("other.jsonl"), Duration::ZERO).unwrap();
+        let (_tx, rx) = mpsc::channel();
+        let mut w = Writer::new(
+            path.clone(),
+            read_only,
+            len,
+            rx,
+            Duration::ZERO,
+            h.shared.clone(),
+        );
+        w.take(Msg::Record(Arc::new(opened(T0 + 1, "b"))));
+        w.take(Msg::Record(Arc::new(opened(T0 + 2, "c"))));
+        assert_eq!(w.commit(), None, "writing to a read-only file fails");
+        assert_eq!((w.pending_count, h.durable()), (2, 0));
+        assert!(w.failing_since.is_some());
+        w.take(Msg::Record(Arc::new(opened(T0 + 3, "d"))));
+        // The disk is back.
+        w.file = OpenOptions::new().append(true).open(&path).unwrap();
+        assert!(w.commit().is_some());
+        assert_eq!((w.pending_count, h.durable()), (0, 3));
+        assert_eq!(w.good_len, Some(std::fs::metadata(&path).unwrap().len()));
+        let ids: Vec<_> = read_journal(&path)
+            .unwrap()
+            .records
+            .into_iter()
+            .filter_map(|r| r.case)
+            .map(|c| c.as_str().to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        h.close();
+    }
+}

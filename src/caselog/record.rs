@@ -1,0 +1,238 @@
+//! The record schema: case ids, what happened, and the journal's line
+//! format (one JSON object per line, times in RFC 3339 UTC).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+// ---------------------------------------------------------------- case ids
+
+/// A case id, `BOOT-SEQ` (`0007-000123`). Serialized as a plain string;
+/// shared, not copied, by the many records and indexes that name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaseId(std::sync::Arc<str>);
+
+impl CaseId {
+    /// The id of case `seq` of boot `boot`: `{boot:04}-{seq:06}`.
+    pub fn new(boot: u32, seq: u64) -> CaseId {
+        CaseId(format!("{boot:04}-{seq:06}").into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The boot number in front of the `-`, if the id has that shape.
+    pub fn boot(&self) -> Option<u32> {
+        let (boot, _) = self.0.split_once('-')?;
+        if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        boot.parse().ok()
+    }
+}
+
+impl From<&str> for CaseId {
+    fn from(s: &str) -> CaseId {
+        CaseId(s.into())
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// Hands out the case ids of one run: the boot number recovered by
+/// [`Journal::open`], and a sequence starting at 1.
+#[derive(Debug, Clone)]
+pub struct CaseIds {
+    boot: u32,
+    seq: u64,
+}
+
+impl CaseIds {
+    pub fn new(boot: u32) -> CaseIds {
+        CaseIds { boot, seq: 0 }
+    }
+
+    pub fn boot(&self) -> u32 {
+        self.boot
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> CaseId {
+        self.seq += 1;
+        CaseId::new(self.boot, self.seq)
+    }
+}
+
+// ---------------------------------------------------------------- records
+
+/// Why a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    Completed,
+    Abandoned,
+    Overflowed,
+    Failed,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::Abandoned => "abandoned",
+            EndReason::Overflowed => "overflowed",
+            EndReason::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What happened. Serialized flat into the line, tagged by `"event"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Kind {
+    /// A run started (written by [`Journal::open`]; no case).
+    Boot {
+        boot: u32,
+    },
+    Opened {
+        caller: String,
+        called: String,
+        service: String,
+        /// The trunk or edge proxy it came through ("" for a seat's call).
+        trunk: String,
+        /// The seat that placed the call (an operator's test or real call),
+        /// authenticated by its credentials.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_seat: Option<String>,
+    },
+    Queued {
+        queue: String,
+        priority: i32,
+    },
+    Offered {
+        seat: String,
+    },
+    Answered {
+        seat: String,
+    },
+    Overflowed {
+        target: String,
+    },
+    Ended {
+        reason: EndReason,
+        wait_ms: u64,
+        talk_ms: u64,
+        seat: Option<String>,
+        queue: Option<String>,
+    },
+    /// A seat marks a case ("prank", "silent", ...).
+    Outcome {
+        mark: String,
+    },
+    /// A seat's state changed (no case).
+    Seat {
+        seat: String,
+        state: String,
+        reason: Option<String>,
+    },
+    /// An event kind this version does not know (written by a newer one).
+    /// Read only: its fields are dropped; never append it.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Unix milliseconds; on disk the string `"time"`, RFC 3339 UTC with
+    /// milliseconds (`2026-11-22T10:00:00.123Z`).
+    #[serde(rename = "time", with = "time_ms")]
+    pub time_ms: u64,
+    /// None for boot and seat events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseId>,
+    #[serde(flatten)]
+    pub kind: Kind,
+}
+
+impl Record {
+    /// A record stamped with the wall clock now.
+    pub fn now(case: Option<CaseId>, kind: Kind) -> Record {
+        Record {
+            time_ms: now_unix_ms(),
+            case,
+            kind,
+        }
+    }
+
+    /// The journal line, without its newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses one journal line (without its newline).
+    pub fn from_line(s: &str) -> Option<Record> {
+        serde_json::from_str(s).ok()
+    }
+}
+
+/// The latest instant the line format can hold: 9999-12-31T23:59:59.999Z.
+pub(super) const MAX_TIME_MS: u64 = 253_402_300_799_999;
+
+const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds. Times past the year
+/// 9999 are clamped to its last millisecond.
+pub fn format_time(ms: u64) -> String {
+    let ns = i128::from(ms.min(MAX_TIME_MS)) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(ns)
+        .ok()
+        .and_then(|t| t.format(TIME_FORMAT).ok())
+        .unwrap_or_default()
+}
+
+/// Parses the journal's time format, or any RFC 3339 time (another offset,
+/// other sub-second digits), to Unix milliseconds. None before 1970.
+pub fn parse_time(s: &str) -> Option<u64> {
+    let t = match time::PrimitiveDateTime::parse(s, TIME_FORMAT) {
+        Ok(t) => t.assume_utc(),
+        Err(_) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?
+        }
+    };
+    u64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
+}
+
+mod time_ms {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ms: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(*ms))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_time(&s).ok_or_else(|| D::Error::custom(format!("bad time {s:?}")))
+    }
+}
+
+pub(super) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,335 @@
+//! The tokio shell: sockets, framing, the clock and the run loop around the
+//! sans-I/O [`Core`]. It feeds the core only through
+//! [`Core::handle_input`] and carries out only what
+//! [`Core::poll_output`] says. No protocol decisions are made here.
+
+mod sip;
+mod udp;
+
+pub use sip::Bound;
+
+use crate::caselog::JournalHandle;
+use crate::config::Config;
+use crate::core::{Core, Input, Output};
+use crate::operator::{CallPhase, CallStatus, Event};
+use crate::sip::{Peer, Transport};
+use bytes::Bytes;
+use sip::{flush, readable, tcp_acceptor, transmit_tcp, Connections};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+use udp::{RecvBatch, SendQueue, BATCH};
+
+/// Something that happened on a socket task, for the run loop.
+#[derive(Debug)]
+pub(crate) enum SocketEvent {
+    /// `at`: when the socket task read it (the core's `now` for it).
+    Message {
+        peer: Peer,
+        data: Bytes,
+        at: Instant,
+    },
+    BadFrame {
+        peer: Peer,
+        head: Bytes,
+        status: u16,
+        reason: &'static str,
+    },
+    TransportError(SocketAddr),
+}
+
+/// What the run loop hands the outputs to.
+struct Sinks<'a> {
+    outbox: &'a mut SendQueue,
+    journal: &'a JournalHandle,
+    conns: &'a Arc<Connections>,
+    ev_tx: &'a mpsc::Sender<SocketEvent>,
+    max: usize,
+    offers: &'a mut OfferLatency,
+}
+
+/// Runs the engine until `shutdown` resolves.
+pub async fn run(
+    cfg: Arc<Config>,
+    bound: Bound,
+    journal: JournalHandle,
+    recovery: crate::caselog::Recovery,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max = cfg.sip.max_message_bytes;
+    let (ev_tx, mut ev_rx) = mpsc::channel::<SocketEvent>(16384);
+    let conns = Arc::new(Connections::default());
+
+    for listener in bound.tcp {
+        tokio::spawn(tcp_acceptor(listener, ev_tx.clone(), conns.clone(), max));
+    }
+    // UDP is read and written here, in batches, not by tasks: see `udp`.
+    let udp = bound.udp;
+    // One byte more than the limit tells an oversized datagram from a full one.
+    let mut inbox = RecvBatch::new(65536.max(max + 1));
+    let mut outbox = SendQueue::default();
+    let mut next_socket = 0usize;
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ u64::from(std::process::id());
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, recovery.boot, seed);
+    core.load_history(&recovery.records);
+    drop(recovery);
+    let mut offers = OfferLatency::new()?;
+    let mut failed: Vec<SocketAddr> = Vec::new();
+    let epoch = Instant::now();
+    let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(sleep);
+    tokio::pin!(shutdown);
+    tracing::info!(listen = ?cfg.sip.listen, seats = cfg.seats.len(), "siaga112 is running");
+    macro_rules! sinks {
+        () => {
+            Sinks {
+                outbox: &mut outbox,
+                journal: &journal,
+                conns: &conns,
+                ev_tx: &ev_tx,
+                max,
+                offers: &mut offers,
+            }
+        };
+    }
+    loop {
+        let deadline = drain(&mut core, &mut sinks!());
+        if let Some(sock) = udp.first() {
+            flush(sock, &mut outbox, &mut failed).await;
+        } else {
+            outbox.clear();
+        }
+        let sent = Instant::now();
+        offers.sent(sent);
+        if !failed.is_empty() {
+            for addr in failed.drain(..) {
+                core.handle_input(sent, Input::TransportError { addr });
+            }
+            continue;
+        }
+        let deadline = tokio::time::Instant::from_std(on_grid(epoch, deadline));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        tokio::select! {
+            i = readable(&udp, next_socket) => {
+                next_socket = i + 1;
+                let sock = &udp[i];
+                let mut got = 0;
+                let read = sock.try_io(Interest::READABLE, || {
+                    got = inbox.recv(sock.as_raw_fd())?;
+                    if got < BATCH {
+                        // A short batch: the queue is empty. Dropping the
+                        // readiness here saves a read that would only say
+                        // EAGAIN; the next datagram is a new edge.
+                        Err(std::io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = read {
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        // ICMP errors surface here on some systems; keep serving.
+                        tracing::debug!(error = %e, "UDP receive error");
+                    }
+                }
+                let now = Instant::now();
+                let wall = std::time::SystemTime::now();
+                for j in 0..got {
+                    let Some((Some(from), data)) = inbox.get(j) else { continue };
+                    // When it reached the socket, on our clock: the time it
+                    // waited there is latency we add too.
+                    let waited = inbox
+                        .arrived(j)
+                        .and_then(|t| wall.duration_since(t).ok())
+                        .unwrap_or_default();
+                    let arrived = now.checked_sub(waited).unwrap_or(now);
+                    offers.receive(&mut core, now, arrived, Peer::udp(from), data);
+                    // Each input's outputs in order, before the next input.
+                    drain(&mut core, &mut sinks!());
+                    if offers.waiting() && j + 1 < got {
+                        // A call is being offered to a seat: its INVITE
+                        // leaves now, not after the rest of the batch.
+                        flush(&udp[0], &mut outbox, &mut failed).await;
+                        offers.sent(Instant::now());
+                    }
+                }
+            }
+            ev = ev_rx.recv() => {
+                let now = Instant::now();
+                match ev {
+                    Some(SocketEvent::Message { peer, data, at }) => {
+                        let at = at.min(now);
+                        offers.receive(&mut core, at, at, peer, &data);
+                    }
+                    Some(SocketEvent::BadFrame { peer, head, status, reason }) => {
+                        core.handle_input(now, Input::Refuse { peer, head: &head, status, reason })
+                    }
+                    Some(SocketEvent::TransportError(addr)) => {
+                        core.handle_input(now, Input::TransportError { addr })
+                    }
+                    None => break,
+                }
+            }
+            _ = &mut sleep => core.handle_input(Instant::now(), Input::Timeout),
+            _ = &mut shutdown => break,
+        }
+    }
+    core.handle_input(Instant::now(), Input::Stop);
+    drain(&mut core, &mut sinks!());
+    journal.close();
+    let cs = journal.commit_stats();
+    tracing::info!(
+        durable = journal.durable(),
+        batches = cs.batches,
+        commit_p50_us = cs.p50_us,
+        commit_p99_us = cs.p99_us,
+        commit_max_us = cs.max_us,
+        "case log closed"
+    );
+    offers.log();
+    let c = core.counters();
+    tracing::info!(
+        received = c.received,
+        sent = c.sent,
+        rejected = c.rejected,
+        dropped = c.dropped,
+        retransmissions_absorbed = c.retransmissions_absorbed,
+        "siaga112 stopped"
+    );
+    Ok(())
+}
+
+/// The engine's latency figures for trunk INVITEs routed straight to a
+/// seat: arrival at the socket -> the seat's INVITE sent (µs), and the
+/// core's time for the INVITE (ns: parse, transaction, B2BUA, ACD).
+struct OfferLatency {
+    /// Arrivals of those INVITEs whose seat INVITE waits in the outbox.
+    waiting: Vec<Instant>,
+    /// The input being drained: when it arrived, and the core's time for it.
+    current: Option<(Instant, u64)>,
+    invite_to_seat: hdrhistogram::Histogram<u64>,
+    routing: hdrhistogram::Histogram<u64>,
+}
+
+impl OfferLatency {
+    fn new() -> std::io::Result<OfferLatency> {
+        let hist = |high| {
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, high, 3)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        Ok(OfferLatency {
+            waiting: Vec::new(),
+            current: None,
+            invite_to_seat: hist(60_000_000)?,
+            routing: hist(60_000_000_000)?,
+        })
+    }
+
+    /// One message into the core at `now`; `arrived` is when it reached
+    /// our socket.
+    fn receive(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        arrived: Instant,
+        peer: Peer,
+        data: &[u8],
+    ) {
+        let started = Instant::now();
+        core.handle_input(now, Input::Receive { peer, data });
+        let ns = (started.elapsed().as_nanos() as u64).max(1);
+        self.current = Some((arrived, ns));
+    }
+
+    /// The core said a call was offered at once, in the input just handled.
+    fn offered_at_once(&mut self) {
+        if let Some((arrived, ns)) = self.current {
+            self.waiting.push(arrived);
+            let _ = self.routing.record(ns);
+        }
+    }
+
+    /// A seat INVITE waits in the outbox.
+    fn waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// The two histograms, at shutdown.
+    fn log(&self) {
+        let (h, r) = (&self.invite_to_seat, &self.routing);
+        if h.is_empty() {
+            return;
+        }
+        tracing::info!(
+            calls = h.len(),
+            p50_us = h.value_at_quantile(0.5),
+            p99_us = h.value_at_quantile(0.99),
+            max_us = h.max(),
+            "trunk INVITE to seat INVITE (seats free)"
+        );
+        tracing::info!(
+            calls = r.len(),
+            p50_ns = r.value_at_quantile(0.5),
+            p99_ns = r.value_at_quantile(0.99),
+            max_ns = r.max(),
+            "core time of a trunk INVITE routed to a seat"
+        );
+    }
+
+    /// The outbox went out at `sent`.
+    fn sent(&mut self, sent: Instant) {
+        for arrived in self.waiting.drain(..) {
+            let us = sent.saturating_duration_since(arrived).as_micros() as u64;
+            let _ = self.invite_to_seat.record(us.max(1));
+        }
+    }
+}
+
+/// Timers fire on a 10 ms grid: no SIP or ACD timer needs finer than that
+/// (T1 is 500 ms), and the many per-transaction clean-up timers of a busy
+/// engine then share wake-ups instead of each costing one.
+const TIMER_GRID: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// `at` rounded up to the next multiple of [`TIMER_GRID`] after `epoch`.
+fn on_grid(epoch: Instant, at: Instant) -> Instant {
+    let grid = TIMER_GRID.as_nanos();
+    let since = at.saturating_duration_since(epoch).as_nanos();
+    let up = since.div_ceil(grid) * grid;
+    epoch + std::time::Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX))
+}
+
+/// Carries out what the core has to do until it only waits: UDP datagrams
+/// go to the outbox, TCP messages to their connection, records to the case
+/// log. Returns when the core next wants the clock.
+fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
+    let at = loop {
+        match core.poll_output() {
+            Output::Transmit { peer, data } => match peer.transport {
+                Transport::Udp => s.outbox.push(peer.addr, data),
+                Transport::Tcp => transmit_tcp(s.conns, s.ev_tx, peer, data, s.max),
+            },
+            Output::Record(r) => s.journal.append(r),
+            Output::Event(Event::Call(CallStatus {
+                phase: CallPhase::Offered { at_once: true },
+                ..
+            })) => s.offers.offered_at_once(),
+            Output::Event(_) | Output::Reply { .. } => {}
+            Output::Timeout(at) => break at,
+        }
+    };
+    s.offers.current = None;
+    at
+}

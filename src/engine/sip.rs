@@ -1,0 +1,286 @@
+//! The SIP sockets: UDP bound with large buffers and kernel arrival
+//! stamps, read and written in batches by the run loop; TCP connections
+//! with their own tasks and framing, feeding the run loop's channel.
+
+use super::udp::{self, SendQueue, Sent};
+use super::SocketEvent;
+use crate::config::{Config, ListenTransport};
+use crate::sip::framing::{Frame, FrameError, Framer};
+use crate::sip::{ConnId, Peer, Transport};
+use bytes::Bytes;
+use dashmap::DashMap;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// The TCP connections of the engine, shared by the connection tasks and
+/// the run loop (the one map the shell truly shares).
+#[derive(Default)]
+pub(super) struct Connections {
+    writers: DashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
+    by_addr: DashMap<SocketAddr, ConnId>,
+    next: AtomicU64,
+}
+
+impl Connections {
+    fn add(&self, addr: SocketAddr, tx: mpsc::UnboundedSender<Bytes>) -> ConnId {
+        let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        self.writers.insert(id, tx);
+        self.by_addr.insert(addr, id);
+        id
+    }
+    fn remove(&self, id: ConnId, addr: SocketAddr) {
+        self.writers.remove(&id);
+        self.by_addr.remove_if(&addr, |_, v| *v == id);
+    }
+}
+
+/// The sockets the engine listens on, bound before the run loop starts so
+/// that a test can learn the real ports.
+pub struct Bound {
+    pub(super) udp: Vec<Arc<UdpSocket>>,
+    pub(super) tcp: Vec<TcpListener>,
+}
+
+impl Bound {
+    pub async fn bind(cfg: &Config) -> std::io::Result<Bound> {
+        let mut b = Bound {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
+        for l in &cfg.sip.listen {
+            match l.transport {
+                ListenTransport::Udp => b.udp.push(Arc::new(bind_udp(l.addr)?)),
+                ListenTransport::Tcp => b.tcp.push(TcpListener::bind(l.addr).await?),
+            }
+        }
+        Ok(b)
+    }
+
+    pub fn local_addrs(&self) -> Vec<(Transport, SocketAddr)> {
+        let mut v = Vec::new();
+        for s in &self.udp {
+            if let Ok(a) = s.local_addr() {
+                v.push((Transport::Udp, a));
+            }
+        }
+        for s in &self.tcp {
+            if let Ok(a) = s.local_addr() {
+                v.push((Transport::Tcp, a));
+            }
+        }
+        v
+    }
+}
+
+/// Socket buffers asked for on UDP (the kernel caps them at
+/// `net.core.rmem_max` / `wmem_max`): Linux's default 208 KiB is a few
+/// milliseconds of a busy trunk, and a datagram that does not fit is lost
+/// until the peer retransmits, 500 ms later.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = s.set_recv_buffer_size(UDP_BUFFER_BYTES) {
+        tracing::warn!(%addr, error = %e, "cannot raise the UDP receive buffer");
+    }
+    if let Err(e) = s.set_send_buffer_size(UDP_BUFFER_BYTES) {
+        tracing::warn!(%addr, error = %e, "cannot raise the UDP send buffer");
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    if let Err(e) = udp::enable_timestamps(s.as_raw_fd()) {
+        tracing::warn!(%addr, error = %e, "no kernel arrival times: INVITE-to-seat latency leaves out socket queueing");
+    }
+    tracing::debug!(
+        %addr,
+        recv_buffer = s.recv_buffer_size().unwrap_or(0),
+        send_buffer = s.send_buffer_size().unwrap_or(0),
+        "UDP socket buffers"
+    );
+    UdpSocket::from_std(s.into())
+}
+
+/// Sends the outbox, a batch per system call; waits while the socket
+/// buffer is full. Addresses that cannot be reached land in `failed`.
+pub(super) async fn flush(sock: &UdpSocket, outbox: &mut SendQueue, failed: &mut Vec<SocketAddr>) {
+    while !outbox.is_empty() {
+        let sent = sock.try_io(Interest::WRITABLE, || match outbox.send(sock.as_raw_fd()) {
+            Sent::WouldBlock => Err(std::io::ErrorKind::WouldBlock.into()),
+            other => Ok(other),
+        });
+        match sent {
+            Ok(Sent::Failed(to, e)) => {
+                tracing::debug!(%to, error = %e, "UDP send failed");
+                failed.push(to);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Err(e) = sock.writable().await {
+                    tracing::warn!(error = %e, "UDP socket failed: datagrams dropped");
+                    outbox.clear();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "UDP send failed: datagrams dropped");
+                outbox.clear();
+            }
+        }
+    }
+}
+
+/// The index of a UDP socket with datagrams waiting, trying `from` first so
+/// that a busy socket cannot starve the others.
+pub(super) fn readable(
+    socks: &[Arc<UdpSocket>],
+    from: usize,
+) -> impl std::future::Future<Output = usize> + '_ {
+    std::future::poll_fn(move |cx| {
+        let n = socks.len();
+        for k in 0..n {
+            let i = (from + k) % n;
+            if socks[i].poll_recv_ready(cx).is_ready() {
+                return std::task::Poll::Ready(i);
+            }
+        }
+        std::task::Poll::Pending
+    })
+}
+
+pub(super) fn transmit_tcp(
+    conns: &Arc<Connections>,
+    ev_tx: &mpsc::Sender<SocketEvent>,
+    peer: Peer,
+    data: Bytes,
+    max: usize,
+) {
+    let id = peer
+        .conn
+        .filter(|id| conns.writers.contains_key(id))
+        .or_else(|| conns.by_addr.get(&peer.addr).map(|e| *e.value()));
+    if let Some(id) = id {
+        if let Some(w) = conns.writers.get(&id) {
+            if w.send(data.clone()).is_ok() {
+                return;
+            }
+        }
+    }
+    // No live connection: open one (RFC 3261 §18.2.2).
+    let (ev_tx, conns) = (ev_tx.clone(), conns.clone());
+    tokio::spawn(async move {
+        match TcpStream::connect(peer.addr).await {
+            Ok(stream) => {
+                let (w_tx, w_rx) = mpsc::unbounded_channel();
+                let _ = w_tx.send(data);
+                let id = conns.add(peer.addr, w_tx);
+                tcp_connection(stream, peer.addr, id, w_rx, ev_tx, conns, max).await;
+            }
+            Err(e) => {
+                tracing::debug!(to = %peer.addr, error = %e, "TCP connect failed");
+                let _ = ev_tx.send(SocketEvent::TransportError(peer.addr)).await;
+            }
+        }
+    });
+}
+
+pub(super) async fn tcp_acceptor(
+    listener: TcpListener,
+    ev_tx: mpsc::Sender<SocketEvent>,
+    conns: Arc<Connections>,
+    max: usize,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let _ = stream.set_nodelay(true);
+                let (w_tx, w_rx) = mpsc::unbounded_channel();
+                let id = conns.add(addr, w_tx);
+                tokio::spawn(tcp_connection(
+                    stream,
+                    addr,
+                    id,
+                    w_rx,
+                    ev_tx.clone(),
+                    conns.clone(),
+                    max,
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn tcp_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: ConnId,
+    mut w_rx: mpsc::UnboundedReceiver<Bytes>,
+    ev_tx: mpsc::Sender<SocketEvent>,
+    conns: Arc<Connections>,
+    max: usize,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(data) = w_rx.recv().await {
+            if wr.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer::tcp(addr, Some(id));
+    let mut framer = Framer::new(max);
+    'read: loop {
+        match rd.read_buf(framer.buffer_mut()).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(data))) => {
+                    let at = Instant::now();
+                    if ev_tx
+                        .send(SocketEvent::Message { peer, data, at })
+                        .await
+                        .is_err()
+                    {
+                        break 'read;
+                    }
+                }
+                Ok(Some(Frame::Ping)) => {
+                    if let Some(w) = conns.writers.get(&id) {
+                        let _ = w.send(Bytes::from_static(b"\r\n"));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let (head, status, reason) = match e {
+                        FrameError::TooLarge { head } => (head, 513, "Message Too Large"),
+                        FrameError::BadLength { head, why } => (head, 400, why),
+                    };
+                    let _ = ev_tx
+                        .send(SocketEvent::BadFrame {
+                            peer,
+                            head,
+                            status,
+                            reason,
+                        })
+                        .await;
+                    // The stream has lost its framing: let the answer go, then close.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    conns.remove(id, addr);
+    writer.abort();
+}

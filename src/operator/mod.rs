@@ -1,0 +1,198 @@
+//! What people do and what they see: commands into the core (from the
+//! console, or a feature code dialled on a softphone: the same [`Command`]),
+//! who may issue which, and the events out of it that a wallboard or an
+//! operator's screen shows. Plain types and rules; no HTTP, no SIP.
+
+mod event;
+
+pub use event::{CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
+
+use crate::caselog::CaseId;
+use std::fmt;
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user name (a seat's user for an operator).
+    pub user: String,
+    pub role: Role,
+}
+
+impl Actor {
+    /// The operator at `seat`, acting for it (a feature code, the console).
+    pub fn operator(seat: &str) -> Actor {
+        Actor {
+            user: seat.to_string(),
+            role: Role::Operator {
+                seat: seat.to_string(),
+            },
+        }
+    }
+
+    pub fn supervisor(user: &str) -> Actor {
+        Actor {
+            user: user.to_string(),
+            role: Role::Supervisor,
+        }
+    }
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// An operator: acts on its own seat and the calls it handles.
+    Operator { seat: String },
+    /// Acts on every seat and case.
+    Supervisor,
+    /// Agency staff: sees its agency's tickets, commands no seat or call.
+    Agency { agency: String },
+}
+
+/// Something a person asks the core to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Stop taking calls for a while (`reason`: break, meal, training...).
+    Pause { seat: String, reason: String },
+    /// Take calls again (also logs in a logged-out seat, as `*42` does).
+    Unpause { seat: String },
+    /// Stop taking calls until the seat logs in again.
+    LogOut { seat: String },
+    /// Mark a call's outcome (`prank`, `silent`, ...): `case` None is the
+    /// last call the seat handled.
+    Mark {
+        seat: String,
+        case: Option<CaseId>,
+        mark: String,
+    },
+}
+
+impl Command {
+    /// The seat the command is about.
+    pub fn seat(&self) -> &str {
+        match self {
+            Command::Pause { seat, .. }
+            | Command::Unpause { seat }
+            | Command::LogOut { seat }
+            | Command::Mark { seat, .. } => seat,
+        }
+    }
+
+    /// Checks what can be checked without the core's state: who may issue
+    /// it, and whether its words are well formed.
+    pub fn authorize(&self, by: &Actor) -> Result<(), CommandError> {
+        match &by.role {
+            Role::Supervisor => {}
+            Role::Operator { seat } if seat == self.seat() => {}
+            _ => return Err(CommandError::NotAllowed),
+        }
+        match self {
+            Command::Pause { reason, .. } if !is_word(reason) => Err(CommandError::Invalid(
+                "a pause reason is 1-32 of a-z, 0-9 and -".into(),
+            )),
+            Command::Mark { mark, .. } if !is_word(mark) => Err(CommandError::Invalid(
+                "a mark is 1-32 of a-z, 0-9 and -".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_word(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// The seat's state now.
+    Seat(SeatStatus),
+    /// The case was marked.
+    Marked { case: CaseId, mark: String },
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// No seat of that name.
+    UnknownSeat,
+    /// No such case (or none the seat handled, for "the last call").
+    UnknownCase,
+    /// Not in this state (e.g. pausing a seat that is on a call).
+    WrongState(String),
+    /// The actor may not do this.
+    NotAllowed,
+    /// Malformed words.
+    Invalid(String),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::UnknownSeat => f.write_str("no such seat"),
+            CommandError::UnknownCase => f.write_str("no such case"),
+            CommandError::WrongState(s) => write!(f, "not possible while {s}"),
+            CommandError::NotAllowed => f.write_str("not allowed"),
+            CommandError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The pause reasons the engine itself sets (a person's reason is free).
+pub mod reason {
+    /// Paused by `*41` without a reason of its own.
+    pub const BREAK: &str = "break";
+    /// Missed `max_no_answer` offers in a row.
+    pub const NO_ANSWER: &str = "no-answer";
+    /// Its phone does not answer (an offer or the keep-alives).
+    pub const UNREACHABLE: &str = "unreachable";
+
+    /// The one spelling of a reason read from a journal: earlier versions
+    /// wrote `noanswer` for offer failures beside `no-answer` for pauses.
+    pub fn normalize(r: &str) -> &str {
+        match r {
+            "noanswer" => NO_ANSWER,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_act_on_their_own_seat_supervisors_on_any_agencies_on_none() {
+        let pause = |seat: &str| Command::Pause {
+            seat: seat.into(),
+            reason: "meal".into(),
+        };
+        assert_eq!(pause("op1").authorize(&Actor::operator("op1")), Ok(()));
+        assert_eq!(
+            pause("op2").authorize(&Actor::operator("op1")),
+            Err(CommandError::NotAllowed)
+        );
+        assert_eq!(pause("op2").authorize(&Actor::supervisor("sup")), Ok(()));
+        let agency = Actor {
+            user: "damkar".into(),
+            role: Role::Agency {
+                agency: "fire".into(),
+            },
+        };
+        assert_eq!(
+            pause("op1").authorize(&agency),
+            Err(CommandError::NotAllowed)
+        );
+        let bad = Command::Pause {
+            seat: "op1".into(),
+            reason: "Lunch Break!".into(),
+        };
+        assert!(matches!(
+            bad.authorize(&Actor::operator("op1")),
+            Err(CommandError::Invalid(_))
+        ));
+        assert_eq!(reason::normalize("noanswer"), "no-answer");
+        assert_eq!(reason::normalize("break"), "break");
+    }
+}
