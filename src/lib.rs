@@ -16,3 +16,4 @@ pub mod registrar;
 pub mod rng;
 pub mod sip;
 pub mod transaction;
+pub mod view;

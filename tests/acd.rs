@@ -277,9 +277,4 @@ fn wrapup_delays_the_next_offer() {
         "offered {:.3} s after the end",
         second_offer - first_end
     );
-    assert!(
-        r.iter()
-            .any(|v| v["event"] == "seat" && v["state"] == "wrap-up")
-            || second_offer - first_end >= 1.95
-    );
 }

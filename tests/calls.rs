@@ -492,7 +492,13 @@ fn sigkill_mid_load_loses_nothing_reported_written() {
         .unwrap();
     assert!(out.status.success());
     let rows = String::from_utf8_lossy(&out.stdout).lines().count();
-    assert!(rows >= 50, "{rows} cases");
+    let ids: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["case"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(rows, ids.len(), "one row per case in the journal");
+    assert!(rows > 50, "{rows} cases: the load reached the engine");
 }
 
 #[test]

@@ -58,10 +58,6 @@ impl CaseIds {
         CaseIds { boot, seq: 0 }
     }
 
-    pub fn boot(&self) -> u32 {
-        self.boot
-    }
-
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> CaseId {
         self.seq += 1;
@@ -145,12 +141,21 @@ pub enum Kind {
     Seat {
         seat: String,
         state: String,
+        /// Why (a pause reason, or why an offer failed). Read in its one
+        /// spelling: journals before stage 2 wrote `noanswer` for an offer
+        /// that rang out beside `no-answer` for the pause it caused.
+        #[serde(default, deserialize_with = "one_spelling")]
         reason: Option<String>,
     },
     /// An event kind this version does not know (written by a newer one).
     /// Read only: its fields are dropped; never append it.
     #[serde(other)]
     Unknown,
+}
+
+fn one_spelling<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let r = Option::<String>::deserialize(d)?;
+    Ok(r.map(|r| crate::operator::reason::normalize(&r).to_string()))
 }
 
 /// One journal line.

@@ -649,3 +649,23 @@ proptest! {
         prop_assert_eq!(&back.records[complete].kind, &Kind::Boot { boot: rec.boot });
     }
 }
+
+#[test]
+fn an_old_journal_s_noanswer_reads_as_no_answer() {
+    let old = r#"{"time":"2026-11-22T10:00:00.123Z","event":"seat","seat":"op1","state":"paused","reason":"noanswer"}"#;
+    let r = Record::from_line(old).unwrap();
+    assert_eq!(
+        r.kind,
+        Kind::Seat {
+            seat: "op1".into(),
+            state: "paused".into(),
+            reason: Some("no-answer".into())
+        }
+    );
+    let none =
+        r#"{"time":"2026-11-22T10:00:00.123Z","event":"seat","seat":"op1","state":"available"}"#;
+    assert!(matches!(
+        Record::from_line(none).unwrap().kind,
+        Kind::Seat { reason: None, .. }
+    ));
+}

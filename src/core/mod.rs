@@ -112,7 +112,7 @@ impl Core {
     /// `seed` feeds tags, branches and nonce keys.
     pub fn new(cfg: Arc<Config>, now: Instant, wall_ms: u64, boot: u32, seed: u64) -> Core {
         let secret = (u128::from(seed) << 64) | u128::from(seed.rotate_left(17) ^ 0x5eed);
-        Core {
+        let mut core = Core {
             txs: Transactions::new(TimerConfig {
                 t1: cfg.sip.t1,
                 t2: cfg.sip.t2,
@@ -128,7 +128,10 @@ impl Core {
             drop_log: RateLimit::new(),
             deny_log: RateLimit::new(),
             counters: Counters::default(),
-        }
+        };
+        // The first events: where every seat and queue starts.
+        core.settle(now);
+        core
     }
 
     /// Feeds the case log's past records in (caller prank history).

@@ -68,6 +68,56 @@ impl Binding {
     }
 }
 
+/// What a REGISTER asks, read before anything changes.
+struct Register {
+    call_id: String,
+    cseq: u32,
+    /// The Expires header.
+    expires: Option<u32>,
+    path: Vec<String>,
+    contacts: Vec<Contact>,
+    /// `Contact: *` (remove every binding).
+    star: bool,
+}
+
+impl Register {
+    fn read(req: &Request) -> Result<Register, Reply> {
+        let expires = match header(&req.headers, "Expires") {
+            None => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => return Err(Reply::new(400, "Bad Expires Header")),
+            },
+        };
+        let (mut path, mut contacts, mut star) = (Vec::new(), Vec::new(), false);
+        for h in req.headers.iter() {
+            match h {
+                crate::sip::rsip::Header::Path(p) => {
+                    path.extend(split_list(p.value()).into_iter().map(str::to_string))
+                }
+                crate::sip::rsip::Header::Contact(c) if c.value().trim() == "*" => star = true,
+                crate::sip::rsip::Header::Contact(c) => match Contact::parse_header_list(c.value())
+                {
+                    Ok(list) => contacts.extend(list),
+                    Err(_) => return Err(Reply::new(400, "Bad Contact Header")),
+                },
+                _ => {}
+            }
+        }
+        Ok(Register {
+            call_id: header(&req.headers, "Call-ID").unwrap_or("").to_string(),
+            cseq: header(&req.headers, "CSeq")
+                .and_then(crate::sip::parse_cseq)
+                .map(|c| c.0)
+                .unwrap_or(0),
+            expires,
+            path,
+            contacts,
+            star,
+        })
+    }
+}
+
 /// A seat whose softphone came or went, or stopped or started answering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeatEvent {
@@ -366,40 +416,12 @@ impl Registrar {
         if to_user.as_deref() != Some(user.as_str()) {
             return Reply::new(403, "Forbidden");
         }
-        let call_id = header(&req.headers, "Call-ID").unwrap_or("").to_string();
-        let cseq = header(&req.headers, "CSeq")
-            .and_then(crate::sip::parse_cseq)
-            .map(|c| c.0)
-            .unwrap_or(0);
-        let header_expires = match header(&req.headers, "Expires") {
-            None => None,
-            Some(v) => match v.trim().parse::<u32>() {
-                Ok(n) => Some(n),
-                Err(_) => return Reply::new(400, "Bad Expires Header"),
-            },
+        let r = match Register::read(req) {
+            Ok(r) => r,
+            Err(reply) => return reply,
         };
-        let mut path = Vec::new();
-        for h in req.headers.iter() {
-            if let crate::sip::rsip::Header::Path(p) = h {
-                path.extend(split_list(p.value()).into_iter().map(str::to_string));
-            }
-        }
-        let mut contacts = Vec::new();
-        let mut star = false;
-        for h in req.headers.iter() {
-            if let crate::sip::rsip::Header::Contact(c) = h {
-                if c.value().trim() == "*" {
-                    star = true;
-                    continue;
-                }
-                match Contact::parse_header_list(c.value()) {
-                    Ok(list) => contacts.extend(list),
-                    Err(_) => return Reply::new(400, "Bad Contact Header"),
-                }
-            }
-        }
-        if star {
-            if !contacts.is_empty() || header_expires != Some(0) {
+        if r.star {
+            if !r.contacts.is_empty() || r.expires != Some(0) {
                 return Reply::new(400, "Contact * Needs Expires: 0 Alone");
             }
             for b in self.bindings(&user).to_vec() {
@@ -407,57 +429,13 @@ impl Registrar {
             }
             return self.ok(now, &user);
         }
-        // Check every contact before changing anything (§10.3 step 7).
-        let mut changes = Vec::new();
-        for c in &contacts {
-            let expires = c
-                .expires()
-                .or(header_expires)
-                .unwrap_or(self.default_expires);
-            if expires != 0 && expires < self.min_expires {
-                return Reply::new(423, "Interval Too Brief")
-                    .with("Min-Expires", self.min_expires.to_string());
-            }
-            let uri = c.uri.to_string();
-            if let Some(old) = self.bindings(&user).iter().find(|b| b.uri == uri) {
-                if old.call_id == call_id && cseq <= old.cseq {
-                    return Reply::new(500, "Out Of Order REGISTER");
-                }
-            }
-            changes.push((uri, expires.min(self.max_expires)));
-        }
+        let changes = match self.changes(&user, &r) {
+            Ok(c) => c,
+            Err(reply) => return reply,
+        };
         let before = self.is_registered(&user);
         for (uri, expires) in changes {
-            let old = self.bindings.get_mut(&user).and_then(|list| {
-                list.iter()
-                    .position(|b| b.uri == uri)
-                    .map(|i| list.remove(i))
-            });
-            if let Some(b) = old {
-                self.index_remove(b.source.addr.ip(), &user);
-                self.expiry.remove(&(b.expires_at, user.clone(), b.uri));
-            }
-            if expires == 0 {
-                continue;
-            }
-            let nat = path.is_empty()
-                && self.nat == NatMode::Auto
-                && uri_addr(&uri).is_none_or(|a| a != source.addr);
-            if nat {
-                tracing::info!(seat = %user, contact = %uri, source = %source.addr, "seat behind NAT: reached at its source address");
-            }
-            let b = Binding {
-                uri: uri.clone(),
-                source,
-                path: path.clone(),
-                nat,
-                expires_at: now + Duration::from_secs(u64::from(expires)),
-                call_id: call_id.clone(),
-                cseq,
-            };
-            self.expiry.insert((b.expires_at, user.clone(), uri));
-            self.index_add(b.source.addr.ip(), &user);
-            self.bindings.entry(user.clone()).or_default().push(b);
+            self.bind(now, &user, uri, expires, source, &r);
         }
         let after = self.is_registered(&user);
         if !after {
@@ -475,14 +453,77 @@ impl Registrar {
             _ => {}
         }
         let mut reply = self.ok(now, &user);
-        if !path.is_empty() {
+        if !r.path.is_empty() {
             // RFC 3327 §5.3: the Path as stored, and that we support it.
-            for p in path {
+            for p in r.path {
                 reply = reply.with("Path", p);
             }
             reply = reply.with("Supported", "path".to_string());
         }
         reply
+    }
+
+    /// Every contact checked before anything changes (RFC 3261 §10.3 step
+    /// 7): (contact, expires) for each, or the reply refusing them all.
+    fn changes(&self, user: &str, r: &Register) -> Result<Vec<(String, u32)>, Reply> {
+        let mut changes = Vec::new();
+        for c in &r.contacts {
+            let expires = c.expires().or(r.expires).unwrap_or(self.default_expires);
+            if expires != 0 && expires < self.min_expires {
+                return Err(Reply::new(423, "Interval Too Brief")
+                    .with("Min-Expires", self.min_expires.to_string()));
+            }
+            let uri = c.uri.to_string();
+            if let Some(old) = self.bindings(user).iter().find(|b| b.uri == uri) {
+                if old.call_id == r.call_id && r.cseq <= old.cseq {
+                    return Err(Reply::new(500, "Out Of Order REGISTER"));
+                }
+            }
+            changes.push((uri, expires.min(self.max_expires)));
+        }
+        Ok(changes)
+    }
+
+    /// Replaces (or, with `expires` 0, removes) one binding of `user`.
+    fn bind(
+        &mut self,
+        now: Instant,
+        user: &str,
+        uri: String,
+        expires: u32,
+        source: Peer,
+        r: &Register,
+    ) {
+        let old = self.bindings.get_mut(user).and_then(|list| {
+            list.iter()
+                .position(|b| b.uri == uri)
+                .map(|i| list.remove(i))
+        });
+        if let Some(b) = old {
+            self.index_remove(b.source.addr.ip(), user);
+            self.expiry.remove(&(b.expires_at, user.to_string(), b.uri));
+        }
+        if expires == 0 {
+            return;
+        }
+        let nat = r.path.is_empty()
+            && self.nat == NatMode::Auto
+            && uri_addr(&uri).is_none_or(|a| a != source.addr);
+        if nat {
+            tracing::info!(seat = %user, contact = %uri, source = %source.addr, "seat behind NAT: reached at its source address");
+        }
+        let b = Binding {
+            uri: uri.clone(),
+            source,
+            path: r.path.clone(),
+            nat,
+            expires_at: now + Duration::from_secs(u64::from(expires)),
+            call_id: r.call_id.clone(),
+            cseq: r.cseq,
+        };
+        self.expiry.insert((b.expires_at, user.to_string(), uri));
+        self.index_add(b.source.addr.ip(), user);
+        self.bindings.entry(user.to_string()).or_default().push(b);
     }
 
     /// 200 OK listing every current binding with its remaining time.

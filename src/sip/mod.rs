@@ -90,8 +90,11 @@ impl Rejection {
     }
 }
 
-/// The methods the engine implements; anything else gets 405 with this list.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+/// The methods the engine takes: out of a dialog INVITE, CANCEL, BYE (481),
+/// OPTIONS and REGISTER; in a call's dialog also those it relays to the
+/// other leg. Anything else gets 405 with this list.
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, MESSAGE, NOTIFY, REFER";
 
 /// Parses one whole message (a UDP datagram or a TCP frame) and checks what
 /// RFC 3261 §8.2 and §18 ask before a message reaches a transaction.
@@ -332,13 +335,12 @@ fn check_mandatory(msg: &SipMessage) -> Result<(), Rejection> {
             SipMessage::Response(_) => Rejection::Drop(format!("response without {name}")),
         });
     }
-    let Some((num, method)) = cseq.and_then(parse_cseq) else {
+    let Some((_, method)) = cseq.and_then(parse_cseq) else {
         return Err(match msg {
             SipMessage::Request(_) => Rejection::respond(400, "Bad CSeq Header"),
             SipMessage::Response(_) => Rejection::Drop("response with a bad CSeq".into()),
         });
     };
-    let _ = num;
     if let SipMessage::Request(r) = msg {
         if !method_is(r.method, method) {
             return Err(Rejection::respond(

@@ -269,12 +269,11 @@ pub fn talking(sim: &mut Sim, n: u32) -> (String, String) {
 }
 
 pub fn one_call(sim: &mut Sim, n: u32) {
-    let (to, seat_invite) = talking(sim, n);
+    let (to, _) = talking(sim, n);
     let ack = format!(
         "ACK sip:siaga112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKack{n}\r\n\
          From: <sip:+6281{n}@{TRUNK}>;tag=t{n}\r\nTo: {to}\r\nCall-ID: call{n}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
     );
-    let _ = &seat_invite;
     sim.advance(Duration::from_millis(300));
     let bye = ack
         .replace("ACK ", "BYE ")
