@@ -38,8 +38,12 @@
 //! Submodules: [`multipart`], [`geo`] (the headers), [`pidf`], [`shape`],
 //! [`civic`], [`dtmf`].
 
+pub mod dtmf;
+pub mod geo;
 pub mod multipart;
 
+pub use dtmf::parse_dtmf_relay;
+pub use geo::{parse_geolocation, parse_geolocation_routing, GeoRef, GeoRouting};
 pub use multipart::{find_sdp, parse, replace_part, split_content_type, Body, Part, MAX_DEPTH};
 
 /// At most this many problems are listed for one body or location object;

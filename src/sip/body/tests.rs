@@ -1,6 +1,7 @@
 //! Tests of the body module: multipart bodies, PIDF-LO, and the small
 //! parsers (Geolocation headers, DTMF).
 
+mod misc;
 mod multipart;
 
 /// LF line ends to CRLF (the samples are kept with LF).
