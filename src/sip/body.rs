@@ -38,13 +38,19 @@
 //! Submodules: [`multipart`], [`geo`] (the headers), [`pidf`], [`shape`],
 //! [`civic`], [`dtmf`].
 
+pub mod civic;
 pub mod dtmf;
 pub mod geo;
 pub mod multipart;
+pub mod pidf;
+pub mod shape;
 
+pub use civic::Civic;
 pub use dtmf::parse_dtmf_relay;
 pub use geo::{parse_geolocation, parse_geolocation_routing, GeoRef, GeoRouting};
 pub use multipart::{find_sdp, parse, replace_part, split_content_type, Body, Part, MAX_DEPTH};
+pub use pidf::{parse_pidf_lo, Location};
+pub use shape::{Position, Shape};
 
 /// At most this many problems are listed for one body or location object;
 /// a last line says that more were left out.

@@ -1,5 +1,5 @@
 use super::super::*;
-use super::crlf;
+use super::{crlf, sample};
 use proptest::prelude::*;
 
 fn cut<'a>(body: &'a [u8], p: &Part) -> &'a str {
@@ -294,6 +294,43 @@ fn replace_part_clamps_a_foreign_range() {
         ..Part::default()
     };
     assert_eq!(replace_part(b"0123", &part, b"x"), b"0123x");
+}
+
+/// RFC 6442 §3.2's INVITE body: the RFC prints an empty line after each
+/// boundary line, which read strictly would make its headers content.
+#[test]
+fn rfc6442_example_body() {
+    let body = crlf(&sample("rfc6442-3.2-invite-body.txt"));
+    let b = parse("multipart/mixed; boundary=boundary1", &body);
+    assert_eq!(b.parts.len(), 2);
+    assert_eq!(b.problems.len(), 2, "{:?}", b.problems);
+    assert!(b.problems[0].contains("empty line before its headers"));
+    assert_eq!(cut(&body, find_sdp(&b).unwrap()), "...SDP goes here\r\n");
+    let refs = parse_geolocation("<cid:target123@atlanta.example.com>");
+    let GeoRef::Cid(cid) = &refs[0] else {
+        panic!("{refs:?}")
+    };
+    let part = b.by_content_id(cid).unwrap();
+    assert_eq!(part.content_type, "application/pidf+xml");
+    let loc = parse_pidf_lo(part.bytes(&body)).unwrap();
+    assert_eq!(
+        loc.shapes,
+        [Shape::Point(Position::new(32.86726, -97.16054))]
+    );
+    assert_eq!(loc.method.as_deref(), Some("802.11"));
+    assert_eq!(loc.device_id.as_deref(), Some("mac:1234567890ab"));
+    assert_eq!(loc.timestamp.as_deref(), Some("2010-11-04T20:57:29Z"));
+    assert_eq!(
+        loc.entity.as_deref(),
+        Some("pres:alice@atlanta.example.com")
+    );
+    assert_eq!(loc.retransmission_allowed, Some(false));
+    assert_eq!(
+        loc.retention_expiry.as_deref(),
+        Some("2010-11-14T20:00:00Z")
+    );
+    assert_eq!(loc.problems, Vec::<String>::new());
+    assert_eq!(parse_geolocation_routing("no"), GeoRouting::No);
 }
 
 /// Every part lies inside the body, and children inside their parent.
