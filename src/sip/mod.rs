@@ -3,6 +3,7 @@
 //!
 //! Nothing here holds state.
 
+pub mod body;
 pub mod digest;
 pub mod framing;
 pub mod scan;
