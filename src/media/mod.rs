@@ -81,12 +81,17 @@
 
 mod dtmf;
 mod g711;
+mod machine;
 mod ports;
 mod prompt;
 mod record;
+mod relay;
 mod rtp;
+#[cfg(test)]
+mod tests;
 
 pub use g711::Law;
+pub use machine::Media;
 pub use ports::PortPool;
 pub use prompt::{PromptId, Prompts};
 pub use record::RecorderMsg;
