@@ -89,6 +89,10 @@ mod relay;
 mod rtp;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_play;
+#[cfg(test)]
+mod tests_record;
 
 pub use g711::Law;
 pub use machine::Media;
