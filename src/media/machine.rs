@@ -295,7 +295,10 @@ impl Media {
         self.next_gen
     }
 
-    fn arm(&mut self, at: Instant, slot: u32, gen: u64, kind: TimerKind) {
+    /// Arms a timer; `None` (a deadline past what `Instant` can hold, from
+    /// an absurd configured duration) is never.
+    fn arm(&mut self, at: Option<Instant>, slot: u32, gen: u64, kind: TimerKind) {
+        let Some(at) = at else { return };
         self.timers.push(Reverse(Timer {
             at,
             slot,
@@ -402,7 +405,7 @@ impl Media {
                 let gen = self.gen();
                 if let Some(s) = self.session_mut(slot) {
                     s.player = Some(Player::new(gen, prompts, then, now));
-                    self.arm(now, slot, gen, TimerKind::Play);
+                    self.arm(Some(now), slot, gen, TimerKind::Play);
                 }
             }
             MediaCommand::StopPlay { session } => {
@@ -450,7 +453,7 @@ impl Media {
 
     /// Puts a leg in place, arms its timeout and renumbers both legs.
     fn install(&mut self, now: Instant, slot: u32, side: Side, leg: Leg) {
-        let at = now + leg.limit(&self.cfg);
+        let at = now.checked_add(leg.limit(&self.cfg));
         let gen = leg.gen;
         let Some(s) = self.session_mut(slot) else {
             return;
@@ -494,7 +497,7 @@ impl Media {
         leg.gen = gen;
         leg.last_rtp = now;
         leg.timed_out = false;
-        let at = now + leg.limit(&cfg);
+        let at = now.checked_add(leg.limit(&cfg));
         if let Some(s) = self.session_mut(slot) {
             remap(s);
         }
@@ -506,7 +509,7 @@ impl Media {
             return;
         };
         let gen = self.gen();
-        let at = now + self.cfg.silent_after;
+        let at = now.checked_add(self.cfg.silent_after);
         let Some(s) = self.session_mut(slot) else {
             return;
         };
@@ -553,7 +556,7 @@ impl Media {
             codec_note,
         }));
         self.out.extend(msgs);
-        self.arm(now + FLUSH_EVERY, slot, gen, TimerKind::Record);
+        self.arm(now.checked_add(FLUSH_EVERY), slot, gen, TimerKind::Record);
     }
 
     fn close(&mut self, now: Instant, session: SessionId) {
@@ -630,14 +633,16 @@ impl Media {
                 } else {
                     cfg_timeout.1
                 };
-                let deadline = leg.last_rtp + limit;
+                let Some(deadline) = leg.last_rtp.checked_add(limit) else {
+                    return;
+                };
                 if deadline <= now {
                     leg.timed_out = true;
                     let side = if i == 0 { Side::Caller } else { Side::Seat };
                     self.counters.timeouts += 1;
                     self.event(MediaEvent::Timeout { session: id, side });
                 } else {
-                    self.arm(deadline, t.slot, t.gen, t.kind);
+                    self.arm(Some(deadline), t.slot, t.gen, t.kind);
                 }
             }
             TimerKind::Silence => {
@@ -653,7 +658,7 @@ impl Media {
                 if let Some(m) = r.tick(now) {
                     self.out.push_back(MediaOutput::Recorder(m));
                 }
-                self.arm(t.at + FLUSH_EVERY, t.slot, t.gen, t.kind);
+                self.arm(t.at.checked_add(FLUSH_EVERY), t.slot, t.gen, t.kind);
             }
             TimerKind::Play => {
                 if s.player.as_ref().is_some_and(|p| p.gen == t.gen) {
@@ -710,7 +715,7 @@ impl Media {
             s.own.ts = s.own.ts.wrapping_add(FRAME as u32);
         }
         let (at, gen) = (p.due(), p.gen);
-        self.arm(at, slot, gen, TimerKind::Play);
+        self.arm(Some(at), slot, gen, TimerKind::Play);
     }
 }
 

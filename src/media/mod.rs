@@ -93,6 +93,8 @@ mod tests;
 mod tests_play;
 #[cfg(test)]
 mod tests_record;
+#[cfg(test)]
+mod tests_robust;
 
 pub use g711::Law;
 pub use machine::Media;
