@@ -467,14 +467,12 @@ impl Media {
         let Some(&slot) = self.by_id.get(&session) else {
             return self.open_leg(now, session, side, setup);
         };
-        let open = self
-            .session_mut(slot)
-            .is_some_and(|s| s.legs[side.index()].is_some());
-        let port_same = self
+        let same_port = self
             .session_mut(slot)
             .and_then(|s| s.legs[side.index()].as_ref())
             .is_some_and(|l| l.local_port == setup.local_port);
-        if !open || !port_same {
+        if !same_port {
+            // Not open, or moved to another port: a new leg.
             return self.open_leg(now, session, side, setup);
         }
         let gen = self.gen();

@@ -34,7 +34,7 @@
 //! fields we need into a small `Copy` struct, drop the borrow, and then may
 //! rewrite the payload type byte ourselves (the reader is read-only). RTCP
 //! validation (version, packet type, the compound walk) is a dozen lines of
-//! our own in [`rtp`], since `rtp-rs` does not cover RTCP.
+//! our own (`rtp.rs`), since `rtp-rs` does not cover RTCP.
 //!
 //! # Latching (symmetric RTP)
 //!
