@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod media;
 pub mod operator;
 pub mod ratelimit;
 pub mod registrar;
