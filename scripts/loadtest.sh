@@ -2,7 +2,7 @@
 # Load test of the whole call path on loopback, bounded in time and count.
 #
 #   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS]
-#                       [--baseline [--repeat N]] [--step] [--bin PATH] [--keep]
+#                       [--baseline [--repeat N]] [--step] [--bin PATH] [--keep] [--media]
 #
 # Builds the release binary, starts the engine with a generated config of N
 # seats, registers every seat with its Contact on one SIPp UAS (which answers
@@ -22,6 +22,9 @@
 #             step, up to 12,800 calls/s, until calls fail or setup p99 passes
 #             200 ms, and reports the highest rate held with under 0.1 %
 #             failed calls.
+# --media     relays the calls' media through the engine (prompts, ports,
+#             the recorder) as the shipped config does; off by default, so
+#             that the comparison with Kamailio (no media) is like for like.
 # Everything it starts is stopped at the end; nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +34,7 @@ CALLS=1000
 SEATS=50
 TALK=200
 COMMIT_MS=5
+MEDIA=false
 KEEP=0
 BASELINE=0
 REPEAT=1
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
     --seats) SEATS=$2; shift 2 ;;
     --talk) TALK=$2; shift 2 ;;
     --commit-ms) COMMIT_MS=$2; shift 2 ;;
+    --media) MEDIA=true; shift ;;
     --baseline) BASELINE=1; shift ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --step) STEP=1; shift ;;
@@ -169,6 +174,14 @@ max_wait_s = 120
 [caselog]
 path = "$WORK/cases.jsonl"
 commit_window_ms = $COMMIT_MS
+
+# Signalling only unless --media: Kamailio relays no media either, and
+# SIPp's trunk and UAS send none.
+[media]
+enabled = $MEDIA
+
+[recording]
+dir = "$WORK/recordings"
 EOF
   for i in $(seq 1 "$SEATS"); do
     printf '\n[[seat]]\nuser = "s%d"\npassword = "pw"\nqueues = ["emergency"]\n' "$i"

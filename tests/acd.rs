@@ -53,6 +53,7 @@ fn sipp_bg(e: &Engine, scenario: &str, port: u16, args: &[&str]) -> Child {
             "-timeout_error",
             "-recv_timeout",
             "20000",
+            "-aa",
         ])
         .args(args)
         .stdin(Stdio::null())

@@ -35,7 +35,7 @@ impl EndedSummary {
             EndReason::Completed => 0,
             EndReason::Abandoned => 1,
             EndReason::Overflowed => 2,
-            EndReason::Failed => 3,
+            EndReason::Failed | EndReason::MediaTimeout => 3,
         };
         self.by_reason[i] += 1;
         self.wait_ms_max = self.wait_ms_max.max(wait_ms);
@@ -207,6 +207,7 @@ impl B2bua {
             }
         }
         self.acd.remove_call(id, now);
+        self.close_media(id, c.media.take());
         let talk_ms = c
             .answered_at
             .map(|t| now.saturating_duration_since(t).as_millis() as u64)

@@ -117,7 +117,7 @@ impl B2bua {
         } else {
             EndReason::Completed
         };
-        if from_trunk && waiting {
+        if from_trunk && waiting && !c.trunk_answered {
             // BYE before our 200 (RFC 3261 §15): answer the INVITE too.
             self.answer_trunk_failure(now, txs, id, 487, "Request Terminated");
         }
@@ -139,7 +139,7 @@ impl B2bua {
         };
         let other = if from_trunk {
             c.answered_leg_mut().map(|l| &mut l.dialog)
-        } else if matches!(c.state, CallState::Answered | CallState::Talking) {
+        } else if c.trunk_answered || matches!(c.state, CallState::Answered | CallState::Talking) {
             Some(&mut c.trunk)
         } else {
             None
@@ -147,6 +147,37 @@ impl B2bua {
         if let Some(d) = other {
             d.cseq += 1;
             let d = d.clone();
+            self.send_bye(now, txs, &d);
+        }
+        self.end_call(now, txs, id, reason);
+    }
+
+    /// The engine itself ends a call (its media died): BYE whichever sides
+    /// are in a dialog with us, answer a trunk INVITE still open, end it.
+    pub(super) fn hang_up_both(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        id: CallId,
+        reason: EndReason,
+    ) {
+        let Some(c) = self.calls.get_mut(id) else {
+            return;
+        };
+        let trunk_in_dialog = c.trunk_answered || !c.is_waiting();
+        let mut byes = Vec::new();
+        if trunk_in_dialog {
+            c.trunk.cseq += 1;
+            byes.push(c.trunk.clone());
+        }
+        if let Some(l) = c.answered_leg_mut() {
+            l.dialog.cseq += 1;
+            byes.push(l.dialog.clone());
+        }
+        if !trunk_in_dialog {
+            self.answer_trunk_failure(now, txs, id, 480, "Temporarily Unavailable");
+        }
+        for d in byes {
             self.send_bye(now, txs, &d);
         }
         self.end_call(now, txs, id, reason);

@@ -23,6 +23,7 @@ mod commands;
 mod dialog;
 mod features;
 mod leg;
+mod media;
 mod offer;
 mod overflow;
 mod purpose;
@@ -77,6 +78,8 @@ pub enum CallOutput {
     Transmit(Peer, Bytes),
     Record(Arc<Record>),
     Event(Event),
+    /// For the media machine.
+    Media(crate::media::MediaCommand),
 }
 
 /// Our own addresses, as Vias and Contacts name them.
@@ -169,6 +172,8 @@ pub struct B2bua {
     /// seat: bounded by the configuration).
     probe_ids: HashMap<String, (String, String, u32)>,
     ended: EndedSummary,
+    /// The relay, when `[media] enabled`.
+    media: Option<media::MediaPlane>,
 }
 
 impl B2bua {
@@ -178,6 +183,7 @@ impl B2bua {
         wall_epoch_ms: u64,
         boot: u32,
         seed: u64,
+        prompts: Arc<crate::media::Prompts>,
     ) -> B2bua {
         let queues = cfg
             .queues
@@ -209,6 +215,7 @@ impl B2bua {
         acd.announce_all();
         B2bua {
             acd,
+            media: media::MediaPlane::new(&cfg, prompts),
             seat_names: cfg
                 .seats
                 .iter()
@@ -484,5 +491,6 @@ impl B2bua {
             self.fire(now, txs, id, timer);
         }
         self.zombies.retain(|_, z| z.until > now);
+        self.sweep_recordings(now);
     }
 }

@@ -95,8 +95,18 @@ impl B2bua {
             ("Allow", sip::ALLOW),
         ];
         let ctype = header(&c.invite.headers, "Content-Type").unwrap_or("application/sdp");
-        let body = (!c.invite.body.is_empty()).then_some((ctype, c.invite.body.as_slice()));
+        let trunk_body =
+            (!c.invite.body.is_empty()).then(|| (ctype.to_string(), c.invite.body.clone()));
+        let relayed = c.media.is_some();
+        let extra: Vec<(&str, String)> = extra.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        let ours = if relayed { self.leg_offer(id) } else { None };
+        let body = ours.or(trunk_body);
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let body = body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
         let req = self.in_dialog_request(&dialog, "INVITE", &branch, &extra, body);
+        let Some(c) = self.calls.get(id) else {
+            return false;
+        };
         let key = req.send(now, txs, peer);
         let queue = self.queue_cfg(c.queue);
         let ring = now + queue.ring_timeout;
@@ -210,7 +220,8 @@ impl B2bua {
             .filter(|l| l.gen != gen)
             .map(|l| l.gen)
             .collect();
-        self.answer_trunk(now, txs, id, resp);
+        let ours = self.media_answered(now, id, resp);
+        self.answer_trunk(now, txs, id, resp, ours);
         let seat = match role {
             Role::Seat(s) => {
                 self.acd.answered(id, s);
@@ -324,6 +335,7 @@ impl B2bua {
                 server,
                 echo_of,
                 call,
+                ..
             }) => {
                 self.relay_done(call);
                 self.reply(

@@ -4,6 +4,7 @@
 //! answer nobody needs; and 2xx for legs we gave up on.
 
 use super::leg::Dialog;
+use super::media::Relayed;
 use super::B2bua;
 use crate::acd::CallId;
 use crate::registrar::Destination;
@@ -27,6 +28,8 @@ pub enum Purpose {
         server: TxKey,
         echo_of: Box<Request>,
         call: CallId,
+        /// The request came from the trunk (its answer goes back there).
+        from_trunk: bool,
     },
 }
 
@@ -57,6 +60,7 @@ impl B2bua {
                 server,
                 echo_of,
                 call,
+                from_trunk,
             } => {
                 if status < 200 {
                     return;
@@ -64,7 +68,12 @@ impl B2bua {
                 if echo_of.method == Method::Invite {
                     self.relay_done(call);
                 }
-                self.relay_answer(now, txs, &server, &echo_of, resp);
+                let body = match self.media_relay_body(call, from_trunk, &resp.headers, &resp.body)
+                {
+                    Relayed::Body(b) => Some(b),
+                    _ => None,
+                };
+                self.relay_answer(now, txs, &server, &echo_of, resp, body);
                 if (200..300).contains(&status) && echo_of.method == Method::Invite {
                     self.ack_2xx_of(resp);
                 }
@@ -190,6 +199,16 @@ impl B2bua {
         }
         let method = sip::method_name(req.method);
         let ctype = header(&req.headers, "Content-Type");
+        let body = match self.media_relay_body(id, !from_trunk, &req.headers, &req.body) {
+            Relayed::Unusable if !from_trunk => {
+                // A seat's offer we cannot relay: refused. (The trunk's
+                // are relayed as they came: an emergency call is never
+                // refused for its SDP.)
+                return self.reply(now, txs, &key, req, 488, "Not Acceptable Here", None, &[]);
+            }
+            Relayed::Body(b) => b,
+            _ => req.body.clone(),
+        };
         let branch = self.token();
         let Some(c) = self.calls.get_mut(id) else {
             return;
@@ -213,7 +232,7 @@ impl B2bua {
             method,
             &branch,
             &[("Contact", contact)],
-            ctype.map(|t| (t, req.body.as_slice())),
+            ctype.map(|t| (t, body.as_slice())),
         );
         let k = out.send(now, txs, d.peer);
         self.purposes.insert(
@@ -222,6 +241,7 @@ impl B2bua {
                 server: key,
                 echo_of: Box::new(req.clone()),
                 call: id,
+                from_trunk,
             },
         );
     }
@@ -240,6 +260,7 @@ impl B2bua {
         server: &TxKey,
         req: &Request,
         resp: &Response,
+        body: Option<Vec<u8>>,
     ) {
         let status = resp.status_code.code();
         let reason = match resp.reason_phrase() {
@@ -254,8 +275,9 @@ impl B2bua {
             Transport::Udp
         };
         w = w.header("Contact", self.local.contact(t));
+        let body = body.as_deref().unwrap_or(&resp.body);
         let data = match header(&resp.headers, "Content-Type") {
-            Some(ct) if !resp.body.is_empty() => w.finish(Some((ct, &resp.body))),
+            Some(ct) if !body.is_empty() => w.finish(Some((ct, body))),
             _ => w.finish(None),
         };
         txs.respond(now, server, status, data);

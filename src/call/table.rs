@@ -46,6 +46,11 @@ pub struct Call {
     pub overdue: bool,
     /// A re-INVITE we relayed on this call awaits its answer (glare).
     pub reinvite_pending: bool,
+    /// The call's relayed media (None: bridged end to end).
+    pub media: Option<super::media::CallMedia>,
+    /// We answered the trunk (200) before a seat did, to play prompts to a
+    /// trunk that takes no early media.
+    pub trunk_answered: bool,
     pub offers: u32,
 }
 

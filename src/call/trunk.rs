@@ -71,6 +71,7 @@ impl B2bua {
             },
         );
         let from_seat = from_seat.as_deref().and_then(|s| self.acd.seat_id(s));
+        let media = self.open_call_media(now, id, &case, &req);
         self.calls.insert(
             id,
             Call {
@@ -90,6 +91,8 @@ impl B2bua {
                 legs: Vec::new(),
                 overdue: false,
                 reinvite_pending: false,
+                media,
+                trunk_answered: false,
                 offers: 0,
             },
         );
@@ -120,35 +123,68 @@ impl B2bua {
         }
     }
 
+    /// The caller hears that the call is taken: 180, or, when the queue
+    /// plays prompts, 183 with our SDP (early media) or, for a queue whose
+    /// trunks take no early media, our 200 at once; then the prompts.
     fn ring_trunk(&mut self, now: Instant, txs: &mut Transactions, id: CallId) {
+        let prompts = !self.prompts_of(id).is_empty();
         let Some(c) = self.calls.get(id) else { return };
+        let q = &self.cfg.queues[c.queue];
+        let (status, reason) = match (prompts, q.early_media) {
+            (false, _) => (180, "Ringing"),
+            (true, true) => (183, "Session Progress"),
+            (true, false) => (200, "OK"),
+        };
         let contact = self.local.contact(c.trunk.peer.transport);
         let tag = tag_of(&c.trunk.local);
         let echo = Echo::from_request(&c.invite);
-        let data = ResponseWriter::new(&echo, 180, "Ringing", tag)
+        let w = ResponseWriter::new(&echo, status, reason, tag)
             .header("Contact", contact)
-            .header("Server", &self.cfg.sip.user_agent)
-            .finish(None);
-        txs.respond(now, &c.invite_tx, 180, data);
+            .header("Server", &self.cfg.sip.user_agent);
+        let w = if status == 200 {
+            w.header("Allow", sip::ALLOW)
+        } else {
+            w
+        };
+        let data = match (&c.media, status) {
+            (Some(m), 183 | 200) => w.finish(Some(("application/sdp", m.answer.as_bytes()))),
+            _ => w.finish(None),
+        };
+        txs.respond(now, &c.invite_tx, status, data);
+        if status == 200 {
+            if let Some(c) = self.calls.get_mut(id) {
+                c.trunk_answered = true;
+            }
+        }
+        if prompts {
+            self.announce(id);
+        }
     }
 
-    /// Our 200 to the trunk, with the answering leg's body (its SDP).
+    /// Our 200 to the trunk, with the answering leg's body (its SDP), or
+    /// our relay's SDP when the media is relayed (`ours`). Nothing if we
+    /// answered the trunk already (prompts without early media).
     pub(super) fn answer_trunk(
         &mut self,
         now: Instant,
         txs: &mut Transactions,
         id: CallId,
         resp: &Response,
+        ours: Option<String>,
     ) {
         let Some(c) = self.calls.get(id) else { return };
+        if c.trunk_answered {
+            return;
+        }
         let tag = tag_of(&c.trunk.local);
         let echo = Echo::from_request(&c.invite);
         let w = ResponseWriter::new(&echo, 200, "OK", tag)
             .header("Contact", self.local.contact(c.trunk.peer.transport))
             .header("Allow", sip::ALLOW)
             .header("Server", &self.cfg.sip.user_agent);
-        let data = match header(&resp.headers, "Content-Type") {
-            Some(ct) if !resp.body.is_empty() => w.finish(Some((ct, &resp.body))),
+        let data = match (ours, header(&resp.headers, "Content-Type")) {
+            (Some(sdp), _) => w.finish(Some(("application/sdp", sdp.as_bytes()))),
+            (None, Some(ct)) if !resp.body.is_empty() => w.finish(Some((ct, &resp.body))),
             _ => w.finish(None),
         };
         txs.respond(now, &c.invite_tx, 200, data);
@@ -187,7 +223,11 @@ impl B2bua {
             );
         };
         self.reply(now, txs, &key, req, 200, "OK", None, &[]);
-        if self.calls.get(id).is_some_and(|c| c.is_waiting()) {
+        if self
+            .calls
+            .get(id)
+            .is_some_and(|c| c.is_waiting() && !c.trunk_answered)
+        {
             self.answer_trunk_failure(now, txs, id, 487, "Request Terminated");
             self.end_call(now, txs, id, EndReason::Abandoned);
         }

@@ -34,6 +34,20 @@ pub struct Case {
     pub talk_ms: u64,
     /// Outcome marks, in order ("prank", "silent", ...).
     pub marks: Vec<String>,
+    /// Marks the engine suggested ("silent").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggested: Vec<String>,
+    /// Keys pressed: "caller:5", "seat:#".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digits: Vec<String>,
+    /// What the media plane noted (not relayed, not recordable...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_notes: Vec<String>,
+    /// The recording: path and SHA-256, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_sha256: Option<String>,
 }
 
 /// Folds records into one [`Case`] per case id, in the order the cases first
@@ -101,6 +115,14 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                 }
             }
             Kind::Outcome { mark } => c.marks.push(mark),
+            Kind::Suggested { mark } => c.suggested.push(mark),
+            Kind::Digit { side, digit, .. } => c.digits.push(format!("{side}:{digit}")),
+            Kind::Media { note } => c.media_notes.push(note),
+            Kind::Recorded { path, sha256, .. } => {
+                c.recording = Some(path);
+                c.recording_sha256 = Some(sha256);
+            }
+            Kind::RecordingFailed { why } => c.recording = Some(format!("failed: {why}")),
             Kind::Boot { .. } | Kind::Seat { .. } | Kind::Unknown => {}
         }
     }

@@ -75,6 +75,9 @@ pub enum EndReason {
     Abandoned,
     Overflowed,
     Failed,
+    /// A leg's RTP stopped for `[media] timeout_s`: a dead call, hung up.
+    #[serde(rename = "media-timeout")]
+    MediaTimeout,
 }
 
 impl EndReason {
@@ -84,6 +87,7 @@ impl EndReason {
             EndReason::Abandoned => "abandoned",
             EndReason::Overflowed => "overflowed",
             EndReason::Failed => "failed",
+            EndReason::MediaTimeout => "media-timeout",
         }
     }
 }
@@ -136,6 +140,37 @@ pub enum Kind {
     /// A seat marks a case ("prank", "silent", ...).
     Outcome {
         mark: String,
+    },
+    /// The engine suggests a mark for the operator to confirm (a caller
+    /// silent since the answer: "silent"); never acted on by itself.
+    Suggested {
+        mark: String,
+    },
+    /// A key pressed (RFC 4733 or SIP INFO), by the caller or the seat.
+    Digit {
+        side: String,
+        digit: String,
+        duration_ms: u32,
+    },
+    /// What the media plane did with the call when it is not the usual
+    /// (not relayed and why, a codec that cannot be recorded...).
+    Media {
+        note: String,
+    },
+    /// The call's recording, closed and synced.
+    Recorded {
+        path: String,
+        duration_ms: u64,
+        codec: String,
+        sha256: String,
+        bytes: u64,
+        /// Written up to a crash and repaired at the next start.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
+    },
+    /// The recording could not be written (disk full...); the call went on.
+    RecordingFailed {
+        why: String,
     },
     /// A seat's state changed (no case).
     Seat {

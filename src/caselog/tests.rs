@@ -372,6 +372,7 @@ fn fold_a_full_lifecycle() {
             wait_ms: 2_500,
             talk_ms: 6_000,
             marks: vec![],
+            ..Case::default()
         }
     );
 }

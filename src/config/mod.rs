@@ -20,6 +20,9 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub queues: Vec<QueueConfig>,
     pub caselog: CaseLogConfig,
+    pub media: MediaConfig,
+    pub recording: RecordingConfig,
+    pub prompts: PromptsConfig,
 }
 
 /// Where and how the engine speaks SIP.
@@ -162,6 +165,44 @@ pub struct QueueConfig {
     /// After `overflow_after` waiting, seats of `widen_to` may take the call too.
     pub widen_to: Option<String>,
     pub overflow_after: Duration,
+    /// Prompts a waiting caller hears, in order; the last one repeats.
+    pub announce: Vec<String>,
+    /// Prompts go out as early media (183 with SDP); false: the engine
+    /// answers the caller (200) and plays them then.
+    pub early_media: bool,
+    /// Answered calls of this queue are recorded.
+    pub record: bool,
+}
+
+/// The media plane: the engine relays every bridged call's RTP.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// False: media flows between trunk and seat directly, as before.
+    pub enabled: bool,
+    /// RTP port range (even ports; RTCP on the odd one above each).
+    pub ports: (u16, u16),
+    /// The address written into our SDP.
+    pub advertise: IpAddr,
+    /// The address the media sockets bind to.
+    pub bind: IpAddr,
+    pub timeout: Duration,
+    pub hold_timeout: Duration,
+    pub silent_after: Duration,
+    pub silence_threshold_dbov: f32,
+}
+
+/// Where the recordings go.
+#[derive(Debug, Clone)]
+pub struct RecordingConfig {
+    pub dir: PathBuf,
+}
+
+/// The prompts, loaded once at start.
+#[derive(Debug, Clone)]
+pub struct PromptsConfig {
+    pub dir: PathBuf,
+    /// The language folder under `dir` (`id`, `en`).
+    pub language: String,
 }
 
 #[derive(Debug, Clone)]

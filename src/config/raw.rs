@@ -21,6 +21,67 @@ pub(super) struct RawConfig {
     pub(super) queues: Vec<RawQueue>,
     #[serde(default)]
     pub(super) caselog: RawCaseLog,
+    #[serde(default)]
+    pub(super) media: RawMedia,
+    #[serde(default)]
+    pub(super) recording: RawRecording,
+    #[serde(default)]
+    pub(super) prompts: RawPrompts,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMedia {
+    pub(super) enabled: bool,
+    pub(super) ports: String,
+    pub(super) advertise: String,
+    pub(super) bind: Option<String>,
+    pub(super) timeout_s: u64,
+    pub(super) hold_timeout_s: u64,
+    pub(super) silent_after_s: u64,
+    pub(super) silence_threshold_dbov: f32,
+}
+impl Default for RawMedia {
+    fn default() -> Self {
+        RawMedia {
+            enabled: true,
+            ports: "20000-29999".into(),
+            advertise: "127.0.0.1".into(),
+            bind: None,
+            timeout_s: 30,
+            hold_timeout_s: 7200,
+            silent_after_s: 20,
+            silence_threshold_dbov: -50.0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRecording {
+    pub(super) dir: String,
+}
+impl Default for RawRecording {
+    fn default() -> Self {
+        RawRecording {
+            dir: "var/recordings".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawPrompts {
+    pub(super) dir: String,
+    pub(super) language: String,
+}
+impl Default for RawPrompts {
+    fn default() -> Self {
+        RawPrompts {
+            dir: "config/prompts".into(),
+            language: "id".into(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -212,6 +273,18 @@ pub(super) struct RawQueue {
     pub(super) widen_to: Option<String>,
     #[serde(default)]
     pub(super) overflow_after_s: Option<u64>,
+    #[serde(default = "default_announce")]
+    pub(super) announce: Vec<String>,
+    #[serde(default = "yes")]
+    pub(super) early_media: bool,
+    #[serde(default = "yes")]
+    pub(super) record: bool,
+}
+pub(super) fn default_announce() -> Vec<String> {
+    vec!["welcome".into(), "hold".into()]
+}
+pub(super) fn yes() -> bool {
+    true
 }
 pub(super) fn default_strategy() -> String {
     "longest-idle".into()

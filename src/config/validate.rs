@@ -42,6 +42,23 @@ impl RawConfig {
         let (trunks, proxies) = trunks_and_proxies(self.trunks, self.proxies)?;
         let routes = routes(self.routes, &queue_names)?;
         let caselog = caselog(self.caselog)?;
+        let media = media(self.media)?;
+        if self.recording.dir.trim().is_empty() {
+            return Err(invalid("recording.dir", "must not be empty"));
+        }
+        let recording = RecordingConfig {
+            dir: PathBuf::from(self.recording.dir),
+        };
+        if !is_name(&self.prompts.language) {
+            return Err(invalid(
+                "prompts.language",
+                "must be a folder name such as \"id\" or \"en\"",
+            ));
+        }
+        let prompts = PromptsConfig {
+            dir: PathBuf::from(self.prompts.dir),
+            language: self.prompts.language,
+        };
         let acd = acd(self.acd)?;
         Ok(Config {
             sip,
@@ -52,6 +69,9 @@ impl RawConfig {
             routes,
             queues,
             caselog,
+            media,
+            recording,
+            prompts,
         })
     }
 }
@@ -106,6 +126,9 @@ fn queues(raw: Vec<RawQueue>) -> Result<(Vec<QueueConfig>, HashSet<String>), Con
             overflow: q.overflow.filter(|o| !o.trim().is_empty()),
             wrapup: Duration::from_secs(q.wrapup_s),
             aging_step: Duration::from_secs(q.aging_step_s.max(1)),
+            announce: prompt_names(&key("announce"), q.announce)?,
+            early_media: q.early_media,
+            record: q.record,
         });
     }
     for (i, q) in queues.iter().enumerate() {
@@ -234,6 +257,80 @@ fn routes(
         });
     }
     Ok(routes)
+}
+
+/// Prompt names: a file name without its extension (`welcome` is
+/// `<prompts.dir>/<language>/welcome.wav`).
+fn prompt_names(key: &str, names: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    for n in &names {
+        if !is_name(n) {
+            return Err(invalid(
+                key,
+                format!("{n:?} is not a prompt name (a-z, 0-9, - and _)"),
+            ));
+        }
+    }
+    Ok(names)
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `[media]`.
+fn media(raw: RawMedia) -> Result<MediaConfig, ConfigError> {
+    let ports = raw
+        .ports
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+        .filter(|(a, b)| a < b && *a >= 1024)
+        .ok_or_else(|| {
+            invalid(
+                "media.ports",
+                format!("{:?} is not a range LOW-HIGH of ports from 1024", raw.ports),
+            )
+        })?;
+    if ports.1 - ports.0 < 3 {
+        return Err(invalid("media.ports", "must hold at least two port pairs"));
+    }
+    let advertise: IpAddr = raw.advertise.trim().parse().map_err(|_| {
+        invalid(
+            "media.advertise",
+            format!("{:?} is not an IP address", raw.advertise),
+        )
+    })?;
+    let bind = match &raw.bind {
+        None => advertise,
+        Some(b) => b
+            .trim()
+            .parse()
+            .map_err(|_| invalid("media.bind", format!("{b:?} is not an IP address")))?,
+    };
+    if raw.timeout_s == 0 || raw.hold_timeout_s < raw.timeout_s {
+        return Err(invalid(
+            "media.timeout_s",
+            "must be at least 1 and not above media.hold_timeout_s",
+        ));
+    }
+    if !(-96.0..=0.0).contains(&raw.silence_threshold_dbov) {
+        return Err(invalid(
+            "media.silence_threshold_dbov",
+            "must lie between -96 and 0",
+        ));
+    }
+    Ok(MediaConfig {
+        enabled: raw.enabled,
+        ports,
+        advertise,
+        bind,
+        timeout: Duration::from_secs(raw.timeout_s),
+        hold_timeout: Duration::from_secs(raw.hold_timeout_s),
+        silent_after: Duration::from_secs(raw.silent_after_s.max(1)),
+        silence_threshold_dbov: raw.silence_threshold_dbov,
+    })
 }
 
 /// `[caselog]`.

@@ -45,6 +45,8 @@ pub enum Input<'a> {
         by: Actor,
         command: Command,
     },
+    /// What the media machine (or the recorder) saw.
+    Media(crate::media::MediaEvent),
     /// The engine is stopping: say what is left to say.
     Stop,
 }
@@ -60,6 +62,8 @@ pub enum Output {
     Record(Arc<Record>),
     /// A change for the screens (the view folds these).
     Event(Event),
+    /// For the media machine (its own thread).
+    Media(crate::media::MediaCommand),
     /// The answer to `Input::Command { id, .. }`.
     Reply {
         id: u64,
@@ -111,6 +115,19 @@ impl Core {
     /// milliseconds, for case records); `boot` numbers this run's case ids;
     /// `seed` feeds tags, branches and nonce keys.
     pub fn new(cfg: Arc<Config>, now: Instant, wall_ms: u64, boot: u32, seed: u64) -> Core {
+        Core::with_prompts(cfg, now, wall_ms, boot, seed, Arc::default())
+    }
+
+    /// [`Core::new`] with the prompts the queues announce (loaded once by
+    /// the shell; without them, callers wait without prompts).
+    pub fn with_prompts(
+        cfg: Arc<Config>,
+        now: Instant,
+        wall_ms: u64,
+        boot: u32,
+        seed: u64,
+        prompts: Arc<crate::media::Prompts>,
+    ) -> Core {
         let secret = (u128::from(seed) << 64) | u128::from(seed.rotate_left(17) ^ 0x5eed);
         let mut core = Core {
             txs: Transactions::new(TimerConfig {
@@ -119,7 +136,14 @@ impl Core {
                 t4: cfg.sip.t4,
             }),
             registrar: Registrar::new(&cfg, now, secret),
-            b2bua: B2bua::new(cfg.clone(), now, wall_ms, boot, seed.rotate_left(29)),
+            b2bua: B2bua::new(
+                cfg.clone(),
+                now,
+                wall_ms,
+                boot,
+                seed.rotate_left(29),
+                prompts,
+            ),
             cfg,
             out: VecDeque::new(),
             now,
@@ -191,6 +215,7 @@ impl Core {
                 let result = self.b2bua.apply(now, &by, command);
                 self.out.push_back(Output::Reply { id, result });
             }
+            Input::Media(ev) => self.b2bua.on_media_event(now, &mut self.txs, ev),
             Input::Stop => self.b2bua.log_summary(now),
         }
         self.settle(now);
@@ -303,6 +328,7 @@ impl Core {
                     return Output::Record(r);
                 }
                 Some(CallOutput::Event(e)) => return Output::Event(e),
+                Some(CallOutput::Media(m)) => return Output::Media(m),
                 None => {}
             }
             if self.registrar.has_events() {

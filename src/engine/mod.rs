@@ -3,8 +3,11 @@
 //! [`Core::handle_input`] and carries out only what
 //! [`Core::poll_output`] says. No protocol decisions are made here.
 
+pub mod media;
+pub mod prompts;
+pub mod recorder;
 mod sip;
-mod udp;
+pub mod udp;
 
 pub use sip::Bound;
 
@@ -49,6 +52,67 @@ struct Sinks<'a> {
     ev_tx: &'a mpsc::Sender<SocketEvent>,
     max: usize,
     offers: &'a mut OfferLatency,
+    media: Option<&'a media::MediaHandle>,
+}
+
+/// The media and recorder threads, when the relay is on; recordings a
+/// crash left half-written are repaired and reported first.
+#[allow(clippy::type_complexity)]
+fn start_media(
+    cfg: &Config,
+    prompts: &Arc<crate::media::Prompts>,
+    tx: &mpsc::UnboundedSender<crate::media::MediaEvent>,
+    journal: &JournalHandle,
+) -> std::io::Result<(
+    Option<media::MediaHandle>,
+    Option<std::thread::JoinHandle<()>>,
+)> {
+    if !cfg.media.enabled {
+        return Ok((None, None));
+    }
+    for r in recorder::repair(&cfg.recording.dir) {
+        let case = r
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(crate::caselog::CaseId::from);
+        tracing::warn!(path = %r.path.display(), "a recording cut by a crash was repaired");
+        journal.append(crate::caselog::Record::now(
+            case,
+            crate::caselog::Kind::Recorded {
+                path: r.path.display().to_string(),
+                duration_ms: r.duration_ms,
+                codec: "G.711".into(),
+                sha256: r.sha256,
+                bytes: r.bytes,
+                recovered: true,
+            },
+        ));
+    }
+    let rec_tx = tx.clone();
+    let (recorder, thread) = recorder::spawn(move |e| {
+        let _ = rec_tx.send(e);
+    })?;
+    let m = &cfg.media;
+    let mcfg = crate::media::MediaConfig {
+        timeout: m.timeout,
+        hold_timeout: m.hold_timeout,
+        silent_after: m.silent_after,
+        silence_threshold_dbov: m.silence_threshold_dbov,
+        max_packet: 1500,
+    };
+    let ev_tx = tx.clone();
+    let handle = media::MediaHandle::spawn(
+        mcfg,
+        m.bind,
+        prompts.clone(),
+        move |e| {
+            let _ = ev_tx.send(e);
+        },
+        Some(recorder),
+    )?;
+    tracing::info!(ports = ?m.ports, advertise = %m.advertise, "media relay running");
+    Ok((Some(handle), Some(thread)))
 }
 
 /// Runs the engine until `shutdown` resolves.
@@ -82,7 +146,17 @@ pub async fn run(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut core = Core::new(cfg.clone(), Instant::now(), wall_ms, recovery.boot, seed);
+    let prompts = Arc::new(prompts::load(&cfg.prompts.dir, &cfg.prompts.language));
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<crate::media::MediaEvent>();
+    let (mut media, recorder_thread) = start_media(&cfg, &prompts, &media_tx, &journal)?;
+    let mut core = Core::with_prompts(
+        cfg.clone(),
+        Instant::now(),
+        wall_ms,
+        recovery.boot,
+        seed,
+        prompts,
+    );
     core.load_history(&recovery.records);
     drop(recovery);
     let mut offers = OfferLatency::new()?;
@@ -101,6 +175,7 @@ pub async fn run(
                 ev_tx: &ev_tx,
                 max,
                 offers: &mut offers,
+                media: media.as_ref(),
             }
         };
     }
@@ -183,9 +258,23 @@ pub async fn run(
                     None => break,
                 }
             }
+            Some(ev) = media_rx.recv() => core.handle_input(Instant::now(), Input::Media(ev)),
             _ = &mut sleep => core.handle_input(Instant::now(), Input::Timeout),
             _ = &mut shutdown => break,
         }
+    }
+    // The media thread stops; the recorder closes what is open and reports
+    // it, so every finished recording is in the case log before it closes.
+    if let Some(m) = media.as_mut() {
+        m.stop();
+    }
+    drop(media.take());
+    if let Some(t) = recorder_thread {
+        let _ = t.join();
+    }
+    drop(media_tx);
+    while let Ok(ev) = media_rx.try_recv() {
+        core.handle_input(Instant::now(), Input::Media(ev));
     }
     core.handle_input(Instant::now(), Input::Stop);
     drain(&mut core, &mut sinks!());
@@ -326,6 +415,11 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
                 phase: CallPhase::Offered { at_once: true },
                 ..
             })) => s.offers.offered_at_once(),
+            Output::Media(cmd) => {
+                if let Some(m) = s.media {
+                    m.send(cmd);
+                }
+            }
             Output::Event(_) | Output::Reply { .. } => {}
             Output::Timeout(at) => break at,
         }

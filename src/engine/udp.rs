@@ -159,6 +159,63 @@ impl RecvBatch {
 }
 
 impl RecvBatch {
+    /// Datagram `i` of the last [`RecvBatch::recv`], writable (the media
+    /// relay renumbers a payload type in place and sends the same bytes).
+    pub fn get_mut(&mut self, i: usize) -> Option<(Option<SocketAddr>, &mut [u8])> {
+        let from = self.get(i)?.0;
+        let len = self.lens[i];
+        Some((from, &mut self.bufs[i][..len]))
+    }
+
+    /// Sends datagrams of the last [`RecvBatch::recv`] from `fd`, each to
+    /// its destination, in one `sendmmsg`: `picks` are (datagram index,
+    /// destination), at most [`BATCH`]. Returns how many went; the rest are
+    /// dropped (a relay does not wait: a late RTP packet is a lost one).
+    /// No allocation.
+    pub fn forward(&mut self, fd: RawFd, picks: &[(usize, SocketAddr)]) -> io::Result<usize> {
+        let n = picks.len().min(BATCH);
+        if n == 0 {
+            return Ok(0);
+        }
+        // SAFETY: zeroed headers, iovecs and sockaddr_storage are valid.
+        let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut hdr: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        let mut names: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
+        let mut name_lens = [0 as libc::socklen_t; BATCH];
+        for (k, (i, to)) in picks.iter().take(n).enumerate() {
+            let sa = SockAddr::from(*to);
+            let len = (sa.len() as usize).min(size_of::<libc::sockaddr_storage>());
+            // SAFETY: copies `len` bytes of a valid sockaddr into storage
+            // large enough for any.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    sa.as_ptr().cast::<u8>(),
+                    (&mut names[k] as *mut libc::sockaddr_storage).cast::<u8>(),
+                    len,
+                );
+            }
+            name_lens[k] = len as libc::socklen_t;
+            let i = (*i).min(BATCH - 1);
+            point(
+                &mut hdr[k],
+                &mut iov[k],
+                (self.bufs[i].as_mut_ptr(), self.lens[i]),
+                (
+                    (&mut names[k] as *mut libc::sockaddr_storage).cast(),
+                    name_lens[k],
+                ),
+            );
+        }
+        // SAFETY: the headers point at buffers in `self` and addresses in
+        // this frame, alive for the call.
+        let r =
+            unsafe { libc::sendmmsg(fd, hdr.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(r as usize)
+    }
+
     /// When datagram `i` of the last [`RecvBatch::recv`] reached the socket
     /// (wall clock), if the kernel stamped it (see [`enable_timestamps`]).
     pub fn arrived(&self, i: usize) -> Option<std::time::SystemTime> {

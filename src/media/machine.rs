@@ -513,6 +513,9 @@ impl Media {
         };
         s.bridged = true;
         s.player = None;
+        for leg in s.legs.iter_mut().flatten() {
+            leg.last_rtp = leg.last_rtp.max(now);
+        }
         let caller_decodable = s.legs[0].as_ref().is_some_and(|l| l.g711().is_some());
         if s.silence == Silence::Off && caller_decodable {
             s.silence = Silence::Watching { gen };
@@ -618,12 +621,20 @@ impl Media {
             return;
         };
         let id = s.id;
+        let bridged = s.bridged;
         match t.kind {
             TimerKind::Leg(i) => {
                 let Some(leg) = s.legs.get_mut(usize::from(i)).and_then(Option::as_mut) else {
                     return;
                 };
                 if leg.gen != t.gen || leg.timed_out {
+                    return;
+                }
+                if !bridged {
+                    // A caller waiting in the queue may send nothing until
+                    // a seat answers: the timeout counts from the bridge.
+                    let again = now.checked_add(cfg_timeout.0);
+                    self.arm(again, t.slot, t.gen, t.kind);
                     return;
                 }
                 let limit = if leg.direction == Direction::SendRecv {

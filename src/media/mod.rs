@@ -216,7 +216,7 @@ pub struct LegSetup {
 }
 
 /// From the core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum MediaCommand {
     /// Create (or replace) one leg of a session: the shell must bind
     /// `local_port` and `local_port + 1` (Bind outputs). Replacing a leg on
@@ -309,6 +309,18 @@ pub enum MediaEvent {
         caller: LegStats,
         seat: LegStats,
     },
+    /// From the recorder thread (never the machine): the session's
+    /// recording is closed, synced and hashed.
+    Recorded {
+        session: SessionId,
+        path: PathBuf,
+        duration_ms: u64,
+        codec: String,
+        sha256: String,
+        bytes: u64,
+    },
+    /// From the recorder thread: the recording could not be written.
+    RecordingFailed { session: SessionId, why: String },
 }
 
 /// What the shell does next.

@@ -465,13 +465,19 @@ fn timeouts(h: &mut H) -> Vec<Side> {
 }
 
 #[test]
-fn a_leg_without_rtp_times_out_once() {
+fn a_leg_without_rtp_times_out_once_after_the_bridge_never_while_queued() {
+    // Not bridged (the caller waits in the queue, maybe sending nothing
+    // before a seat answers): no timeout, however long.
     let mut h = H::new();
-    h.run_ms(29_999);
-    assert!(timeouts(&mut h).is_empty());
-    h.run_ms(30_000);
-    assert_eq!(timeouts(&mut h), vec![Side::Caller, Side::Seat]);
     h.run_ms(600_000);
+    assert!(timeouts(&mut h).is_empty());
+    // Bridged at 600 s: 30 s from then.
+    h.cmd(600_000, MediaCommand::Bridge { session: SID });
+    h.run_ms(629_999);
+    assert!(timeouts(&mut h).is_empty());
+    h.run_ms(630_000);
+    assert_eq!(timeouts(&mut h), vec![Side::Caller, Side::Seat]);
+    h.run_ms(1_200_000);
     assert!(timeouts(&mut h).is_empty());
     assert_eq!(h.m.stats().timeouts, 2);
 }

@@ -7,6 +7,7 @@ pub mod body;
 pub mod digest;
 pub mod framing;
 pub mod scan;
+pub mod sdp;
 pub mod write;
 
 use rsip::{prelude::*, Header, Method, SipMessage};

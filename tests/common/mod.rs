@@ -21,6 +21,25 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
+/// A `[media]` section with a relay port range of its own for one test
+/// engine (tests run engines side by side; the shipped range would clash):
+/// 64 ports from a free ephemeral one, whose pair is checked free now.
+pub fn media_ports() -> String {
+    for _ in 0..100 {
+        let p = free_port() & !1;
+        if !(1024..=65000).contains(&p) {
+            continue;
+        }
+        let free = (p..p + 64)
+            .step_by(16)
+            .all(|q| UdpSocket::bind(("127.0.0.1", q)).is_ok());
+        if free {
+            return format!("[media]\nports = \"{}-{}\"\n", p, p + 63);
+        }
+    }
+    String::new()
+}
+
 /// Fails the test with a clear message when a peer tool is missing.
 pub fn require(tool: &str) {
     let found = Command::new("sh")
@@ -82,8 +101,10 @@ impl Engine {
         let config = dir.path().join("siaga112.toml");
         let text = format!(
             "[sip]\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\nrealm = \"siaga112\"\n{sip_extra}\n\
-             [caselog]\npath = \"{}\"\n{rest}",
-            dir.path().join("cases.jsonl").display()
+             [caselog]\npath = \"{}\"\n[recording]\ndir = \"{}\"\n{media}{rest}",
+            dir.path().join("cases.jsonl").display(),
+            dir.path().join("recordings").display(),
+            media = if rest.contains("[media]") { String::new() } else { media_ports() },
         );
         std::fs::write(&config, text).unwrap();
         let log = dir.path().join("engine.log");
@@ -501,8 +522,14 @@ pub fn one_case(r: &[Value]) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The kinds of a case's records, without `recorded` (written when the
+/// recorder has closed the file, a moment after `ended`; the media tests
+/// check recordings themselves).
 pub fn names(ev: &[(String, Value)]) -> Vec<&str> {
-    ev.iter().map(|(n, _)| n.as_str()).collect()
+    ev.iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| *n != "recorded")
+        .collect()
 }
 
 pub fn ended(ev: &[(String, Value)]) -> &Value {

@@ -257,6 +257,7 @@ impl Net {
                         .push_back((peer, String::from_utf8_lossy(&data).into_owned())),
                     Output::Record(r) => self.records.push(r),
                     Output::Event(e) => self.events.push(e),
+                    Output::Media(_) => {}
                     Output::Reply { id, result } => self.replies.push((id, result)),
                     Output::Timeout(at) => {
                         self.next_deadline = at;
@@ -757,6 +758,11 @@ pub fn kind_name(k: &Kind) -> &'static str {
         Kind::Ended { .. } => "ended",
         Kind::Outcome { .. } => "outcome",
         Kind::Seat { .. } => "seat",
+        Kind::Suggested { .. } => "suggested",
+        Kind::Digit { .. } => "digit",
+        Kind::Media { .. } => "media",
+        Kind::Recorded { .. } => "recorded",
+        Kind::RecordingFailed { .. } => "recording-failed",
         Kind::Unknown => "unknown",
     }
 }

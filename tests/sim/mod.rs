@@ -91,6 +91,7 @@ impl Sim {
                     self.log.push(r);
                 }
                 Output::Event(e) => self.events.push(e),
+                Output::Media(_) => {}
                 Output::Reply { id, result } => self.replies.push((id, result)),
                 Output::Timeout(at) => break at,
             }
