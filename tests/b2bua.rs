@@ -466,3 +466,37 @@ fn a_thousand_calls_in_a_row_leave_nothing_behind() {
         .count();
     assert_eq!(ends, 1000);
 }
+
+#[test]
+fn a_sip_info_key_press_is_recorded_and_relayed() {
+    let mut n = net("", &[Answer::After(S(1))]);
+    n.call(1, "112");
+    n.advance(S(1));
+    let c = n.trunk[&1].clone();
+    let body = "Signal=7\r\nDuration=160\r\n";
+    let info = format!(
+        "INFO sip:siaga112@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKinfo1\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 INFO\r\nContent-Type: application/dtmf-relay\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        c.from,
+        c.to.clone().unwrap(),
+        c.call_id,
+        body.len()
+    );
+    n.send(TRUNK.parse().unwrap(), &info);
+    assert!(
+        n.phones[0]
+            .inbox
+            .iter()
+            .any(|m| m.starts_with("INFO ") && m.contains("Signal=7")),
+        "relayed to the seat"
+    );
+    assert!(n
+        .trunk_inbox
+        .iter()
+        .any(|m| m.starts_with("SIP/2.0 200") && m.contains("CSeq: 2 INFO")));
+    assert!(n.records.iter().any(|r| matches!(
+        &r.kind,
+        Kind::Digit { side, digit, duration_ms: 160 } if side == "caller" && digit == "7"
+    )));
+}

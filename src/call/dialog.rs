@@ -77,12 +77,13 @@ impl B2bua {
                 let allow = sip::ALLOW;
                 self.reply(now, txs, &key, req, 200, "OK", None, &[("Allow", allow)]);
             }
-            Method::Invite
-            | Method::Update
-            | Method::Info
-            | Method::Message
-            | Method::Notify
-            | Method::Refer => self.relay(now, txs, key, req, id, from_trunk),
+            Method::Info => {
+                self.info_digit(now, req, id, from_trunk);
+                self.relay(now, txs, key, req, id, from_trunk)
+            }
+            Method::Invite | Method::Update | Method::Message | Method::Notify | Method::Refer => {
+                self.relay(now, txs, key, req, id, from_trunk)
+            }
             _ => self.reply(
                 now,
                 txs,
@@ -95,6 +96,28 @@ impl B2bua {
             ),
         }
         true
+    }
+
+    /// A SIP INFO carrying a key press (`application/dtmf-relay`,
+    /// `application/dtmf`): recorded like an RFC 4733 digit, and relayed.
+    fn info_digit(&mut self, now: Instant, req: &Request, id: CallId, from_trunk: bool) {
+        let ct = header(&req.headers, "Content-Type").unwrap_or("");
+        let Some((digit, duration)) = crate::sip::body::parse_dtmf_relay(ct, &req.body) else {
+            return;
+        };
+        let Some(c) = self.calls.get(id) else { return };
+        let case = c.case.clone();
+        let side = if from_trunk { "caller" } else { "seat" };
+        tracing::info!(case = %case, side, %digit, "digit (SIP INFO)");
+        self.record(
+            now,
+            Some(case),
+            crate::caselog::Kind::Digit {
+                side: side.into(),
+                digit: digit.to_string(),
+                duration_ms: duration.unwrap_or(0),
+            },
+        );
     }
 
     fn on_bye(

@@ -557,7 +557,16 @@ impl Media {
             codec_note,
         }));
         self.out.extend(msgs);
-        self.arm(now.checked_add(FLUSH_EVERY), slot, gen, TimerKind::Record);
+        // Sessions' flushes are spread over the interval (by session id),
+        // so that calls recorded together do not all decode at one tick.
+        let spread = FLUSH_EVERY.as_millis() as u64;
+        let offset = std::time::Duration::from_millis(session.wrapping_mul(37) % spread);
+        self.arm(
+            now.checked_add(FLUSH_EVERY + offset),
+            slot,
+            gen,
+            TimerKind::Record,
+        );
     }
 
     fn close(&mut self, now: Instant, session: SessionId) {

@@ -2,6 +2,8 @@
 //! real peers (SIPp, baresip) against it. Every run is bounded in time.
 #![allow(dead_code)]
 
+pub mod rtp;
+
 use serde_json::Value;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
