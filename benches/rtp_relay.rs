@@ -18,7 +18,7 @@
 
 use siaga112::engine::media::MediaHandle;
 use siaga112::engine::recorder;
-use siaga112::engine::udp::{SendQueue, Sent};
+use siaga112::engine::udp::{self, SendQueue, Sent};
 use siaga112::media::{
     Codec, CodecKind, Direction, LegSetup, MediaCommand, MediaConfig, Prompts, Side,
 };
@@ -53,37 +53,86 @@ struct Receiver {
     stop: AtomicBool,
 }
 
-fn now_ns(epoch: Instant) -> u64 {
-    epoch.elapsed().as_nanos() as u64
+fn now_ns(_epoch: Instant) -> u64 {
+    // Wall clock: the receiver reads each datagram's kernel arrival stamp
+    // (SO_TIMESTAMPNS), which is wall clock too, so the receiving thread's
+    // own scheduling does not count as the relay's jitter.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
-fn receive(sock: UdpSocket, r: Arc<Receiver>, epoch: Instant) {
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    let mut local: Vec<(u16, u64)> = Vec::with_capacity(1 << 20);
-    let mut streams: HashMap<u16, Stream> = HashMap::new();
-    while !r.stop.load(Ordering::Relaxed) {
-        let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        if n < 20 {
+/// Both sockets on one thread: poll, recvmmsg batches, kernel arrival stamps.
+fn receive_both(a: UdpSocket, b: UdpSocket, ra: Arc<Receiver>, rb: Arc<Receiver>) {
+    for s in [&a, &b] {
+        s.set_nonblocking(true).unwrap();
+        udp::enable_timestamps(s.as_raw_fd()).unwrap();
+    }
+    let mut batch = udp::RecvBatch::new(2048);
+    let mut local: [Vec<(u16, u64)>; 2] =
+        [Vec::with_capacity(1 << 20), Vec::with_capacity(1 << 20)];
+    let mut streams: [HashMap<u16, Stream>; 2] = [HashMap::new(), HashMap::new()];
+    let mut fds = [
+        libc::pollfd {
+            fd: a.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    while !ra.stop.load(Ordering::Relaxed) {
+        // SAFETY: two valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
+        if r <= 0 {
             continue;
         }
-        let sent = u64::from_le_bytes(buf[12..20].try_into().unwrap());
-        let transit = now_ns(epoch).saturating_sub(sent);
-        let seq = u16::from_be_bytes([buf[2], buf[3]]);
-        let s = streams.entry(from.port()).or_insert(Stream {
-            min_transit_ns: u64::MAX,
-            ..Stream::default()
-        });
-        s.received += 1;
-        s.min_transit_ns = s.min_transit_ns.min(transit);
-        s.max_seq = s.max_seq.max(seq);
-        local.push((from.port(), transit));
+        for k in 0..2 {
+            if fds[k].revents & libc::POLLIN == 0 {
+                continue;
+            }
+            while let Ok(n) = batch.recv(fds[k].fd) {
+                for i in 0..n {
+                    let arrived = batch
+                        .arrived(i)
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_nanos() as u64);
+                    let Some((Some(from), buf)) = batch.get(i) else {
+                        continue;
+                    };
+                    if buf.len() < 20 {
+                        continue;
+                    }
+                    let sent = u64::from_le_bytes(buf[12..20].try_into().unwrap());
+                    let transit = arrived
+                        .unwrap_or_else(|| now_ns(Instant::now()))
+                        .saturating_sub(sent);
+                    let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                    let s = streams[k].entry(from.port()).or_insert(Stream {
+                        min_transit_ns: u64::MAX,
+                        ..Stream::default()
+                    });
+                    s.received += 1;
+                    s.min_transit_ns = s.min_transit_ns.min(transit);
+                    s.max_seq = s.max_seq.max(seq);
+                    local[k].push((from.port(), transit));
+                }
+                if n < udp::BATCH {
+                    break;
+                }
+            }
+        }
     }
-    r.streams.lock().unwrap().extend(streams);
-    r.transits.lock().unwrap().extend(local);
+    let [sa, sb] = streams;
+    let [la, lb] = local;
+    ra.streams.lock().unwrap().extend(sa);
+    ra.transits.lock().unwrap().extend(la);
+    rb.streams.lock().unwrap().extend(sb);
+    rb.transits.lock().unwrap().extend(lb);
 }
 
 /// One relay under test: for call i, where the caller side sends (and the
@@ -140,13 +189,10 @@ fn drive(a: &UdpSocket, b: &UdpSocket, setup: &Setup, secs: u64) -> (u64, u64, f
         transits: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
     });
-    let ta = {
-        let (s, r) = (a.try_clone().unwrap(), ra.clone());
-        std::thread::spawn(move || receive(s, r, epoch))
-    };
-    let tb = {
-        let (s, r) = (b.try_clone().unwrap(), rb.clone());
-        std::thread::spawn(move || receive(s, r, epoch))
+    let receiver = {
+        let (sa, sb) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+        let (r1, r2) = (ra.clone(), rb.clone());
+        std::thread::spawn(move || receive_both(sa, sb, r1, r2))
     };
     let n = setup.to_caller_side.len();
     let mut pkt = [0u8; PACKET];
@@ -196,8 +242,7 @@ fn drive(a: &UdpSocket, b: &UdpSocket, setup: &Setup, secs: u64) -> (u64, u64, f
     std::thread::sleep(Duration::from_millis(300));
     ra.stop.store(true, Ordering::Relaxed);
     rb.stop.store(true, Ordering::Relaxed);
-    ta.join().unwrap();
-    tb.join().unwrap();
+    receiver.join().unwrap();
     let mut added: Vec<u64> = Vec::new();
     let mut received = 0;
     for r in [&ra, &rb] {
@@ -225,6 +270,39 @@ fn drive(a: &UdpSocket, b: &UdpSocket, setup: &Setup, secs: u64) -> (u64, u64, f
     )
 }
 
+/// Pins the calling thread (and the threads it starts later) to one CPU:
+/// the relay under test on CPU 0, the generator on CPU 1, so that neither
+/// one's scheduling shows up as the other's jitter. (Both relays get the
+/// same: rtpengine runs under `taskset -c 0`.)
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// A generator socket with a receive buffer that rides out a descheduled
+/// receiver (SO_RCVBUFFORCE as root; else what the kernel allows).
+fn gen_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let size: libc::c_int = 16 << 20;
+    // SAFETY: a valid socket and an int option.
+    unsafe {
+        for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    s
+}
+
 fn pcmu() -> Vec<Codec> {
     vec![Codec {
         pt: 0,
@@ -235,8 +313,9 @@ fn pcmu() -> Vec<Codec> {
 }
 
 fn ours(n: usize, secs: u64, record: bool) -> Result_ {
-    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a = gen_socket();
+    let b = gen_socket();
+    pin(0);
     let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let (rec, rec_thread) = recorder::spawn(|_| {}).unwrap();
@@ -287,6 +366,7 @@ fn ours(n: usize, secs: u64, record: bool) -> Result_ {
             .to_seat_side
             .push(SocketAddr::from(([127, 0, 0, 1], sp)));
     }
+    pin(1);
     std::thread::sleep(Duration::from_millis(500));
     let cpu0 = cpu_of(&m);
     let (sent, received, p50, p99, _) = drive(&a, &b, &setup, secs);
@@ -319,6 +399,30 @@ fn cpu_of(m: &MediaHandle) -> u64 {
     // The thread publishes every 250 ms.
     std::thread::sleep(Duration::from_millis(300));
     m.shared().cpu_ns.load(Ordering::Relaxed)
+}
+
+/// No relay at all: each generator socket sends straight to the other, the
+/// baseline of the generator's and the machine's own jitter.
+fn direct(n: usize, secs: u64) -> Result_ {
+    pin(1);
+    let a = gen_socket();
+    let b = gen_socket();
+    let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let setup = Setup {
+        to_caller_side: vec![ba; n],
+        to_seat_side: vec![aa; n],
+    };
+    let (sent, received, p50, p99, _) = drive(&a, &b, &setup, secs);
+    Result_ {
+        relay: "none (generator to itself)",
+        calls: n,
+        sent,
+        received,
+        cpu_ns: 0,
+        p50_us: p50,
+        p99_us: p99,
+        rss_kb_per_call: 0.0,
+    }
 }
 
 // ---------------------------------------------------------------- rtpengine
@@ -375,8 +479,11 @@ fn rtpengine(n: usize, secs: u64) -> Option<Result_> {
         s.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut child: Child = Command::new("rtpengine")
+    let mut child: Child = Command::new("taskset")
         .args([
+            "-c",
+            "0",
+            "rtpengine",
             "--interface=127.0.0.1",
             &format!("--listen-ng=127.0.0.1:{ng_port}"),
             "--port-min=40000",
@@ -414,8 +521,9 @@ fn rtpengine(n: usize, secs: u64) -> Option<Result_> {
         eprintln!("rtpengine did not answer ping: skipped");
         return None;
     }
-    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    pin(1);
+    let a = gen_socket();
+    let b = gen_socket();
     let (ap, bp) = (
         a.local_addr().unwrap().port(),
         b.local_addr().unwrap().port(),
@@ -483,7 +591,7 @@ fn main() {
         .filter_map(|c| c.trim().parse().ok())
         .collect();
     let secs: u64 = env("SECS", "15").parse().unwrap_or(15);
-    let relays = env("RELAYS", "ours,rtpengine");
+    let relays = env("RELAYS", "ours,rtpengine,direct");
     let record = env("RECORD", "both");
     let mut rows = Vec::new();
     for &n in &calls {
@@ -497,6 +605,9 @@ fn main() {
         }
         if relays.contains("rtpengine") {
             rows.extend(rtpengine(n, secs));
+        }
+        if relays.contains("direct") {
+            rows.push(direct(n, secs));
         }
     }
     let mut out = std::io::stdout().lock();
