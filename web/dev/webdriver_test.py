@@ -1,0 +1,472 @@
+#!/usr/bin/env python3
+"""Drives Debian's Chromium through chromedriver (W3C WebDriver, stdlib only)
+against the mock server: logs in as each role, exercises the operator screen
+and the wallboard, checks the elements the integration tests rely on, and
+saves screenshots.
+
+Usage: python3 web/dev/webdriver_test.py [--shots DIR] [--keep]
+Starts its own mock server and chromedriver on free loopback ports and stops
+both (by pid) at the end.
+"""
+
+import argparse
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise RuntimeError(f"{method} {url}: HTTP {e.code} {raw[:200]!r}")
+    return json.loads(raw) if raw else None
+
+
+class WebDriverError(Exception):
+    pass
+
+
+class Browser:
+    def __init__(self, port, width=1920, height=1080):
+        self.base = f"http://127.0.0.1:{port}"
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run",
+                         "--hide-scrollbars", f"--window-size={width},{height}",
+                         f"--user-data-dir={tempfile.mkdtemp(prefix='siaga112-wd-')}"],
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }}}
+        v = self.cmd("POST", "/session", caps, session=False)
+        self.sid = v["sessionId"]
+        self.viewport(width, height)
+
+    def viewport(self, w, h):
+        """Sizes the window so that the page itself (the viewport) is w x h."""
+        self.cmd("POST", "/window/rect", {"width": w, "height": h})
+        iw, ih = self.js("return [window.innerWidth, window.innerHeight]")
+        if (iw, ih) != (w, h):
+            self.cmd("POST", "/window/rect", {"width": 2 * w - iw, "height": 2 * h - ih})
+
+    def cmd(self, method, path, body=None, session=True):
+        url = self.base + (f"/session/{self.sid}" if session else "") + path
+        if body is None and method == "POST":
+            body = {}
+        r = http(method, url, body)
+        v = r.get("value") if isinstance(r, dict) else None
+        if isinstance(v, dict) and "error" in v:
+            raise WebDriverError(f"{v['error']}: {v.get('message', '')[:300]}")
+        return v
+
+    def get(self, url):
+        self.cmd("POST", "/url", {"url": url})
+
+    def js(self, script, *args):
+        return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def js_async(self, script, *args):
+        return self.cmd("POST", "/execute/async", {"script": script, "args": list(args)})
+
+    def find(self, css):
+        v = self.cmd("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(v.values()))
+
+    def click(self, css):
+        self.cmd("POST", f"/element/{self.find(css)}/click")
+
+    def type(self, css, text, clear=True):
+        el = self.find(css)
+        if clear:
+            self.cmd("POST", f"/element/{el}/clear")
+        self.cmd("POST", f"/element/{el}/value", {"text": text})
+
+    def text(self, css):
+        return self.js("const e=document.querySelector(arguments[0]); return e ? e.textContent : null;", css)
+
+    def attr(self, css, name):
+        return self.js("const e=document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;", css, name)
+
+    def visible(self, css):
+        return self.js("const e=document.querySelector(arguments[0]); return !!(e && e.offsetParent !== null && !e.closest('[hidden]'));", css)
+
+    def select(self, css, value):
+        self.js("const e=document.querySelector(arguments[0]); e.value=arguments[1]; e.dispatchEvent(new Event('change', {bubbles:true}));", css, value)
+
+    def url(self):
+        return self.cmd("GET", "/url")
+
+    def size(self, w, h):
+        self.cmd("POST", "/window/rect", {"width": w, "height": h})
+
+    def shot(self, path):
+        png = base64.b64decode(self.cmd("GET", "/screenshot"))
+        with open(path, "wb") as f:
+            f.write(png)
+        return path
+
+    def logs(self):
+        try:
+            return self.cmd("POST", "/se/log", {"type": "browser"}) or []
+        except Exception:
+            return []
+
+    def wait(self, what, fn, timeout=10.0, every=0.05):
+        t0 = time.time()
+        last = None
+        while time.time() - t0 < timeout:
+            try:
+                last = fn()
+                if last:
+                    return time.time() - t0
+            except WebDriverError as e:
+                last = e
+            time.sleep(every)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+    def quit(self):
+        try:
+            self.cmd("DELETE", "")
+        except Exception:
+            pass
+
+
+class Run:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"  ok   {name}")
+        else:
+            self.failed.append(name)
+            print(f"  FAIL {name} {detail}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shots", default=os.path.join(HERE, "screenshots"))
+    ap.add_argument("--keep", action="store_true", help="leave the mock server running at the end")
+    args = ap.parse_args()
+    os.makedirs(args.shots, exist_ok=True)
+
+    mport, dport = free_port(), free_port()
+
+    def start_mock():
+        return subprocess.Popen([sys.executable, os.path.join(HERE, "mock_server.py"), str(mport),
+                                 "--first", "100000", "--interval", "100000", "--info-interval", "0", "--talk", "6", "--wrap", "30"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    mock = start_mock()
+    driver = subprocess.Popen(["/usr/bin/chromedriver", f"--port={dport}", "--allowed-ips=127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{mport}"
+    run = Run()
+    b = None
+    try:
+        for _ in range(100):
+            try:
+                http("GET", f"http://127.0.0.1:{dport}/status", timeout=1)
+                http("GET", f"{base}/api/me", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        b = Browser(dport)
+        shot = lambda name: b.shot(os.path.join(args.shots, name))
+
+        print("login page")
+        b.get(base + "/")
+        b.js("localStorage.clear();")
+        b.get(base + "/")
+        b.wait("login form", lambda: b.text("#login-submit"))
+        run.check("default language is Indonesian", b.text("#login-submit") == "Masuk" and b.attr("html", "lang") == "id")
+        for css in ("#login-user", "#login-password", "#login-submit", "#lang-switch"):
+            run.check(f"{css} present", b.js("return !!document.querySelector(arguments[0])", css))
+        shot("login-id.png")
+        b.type("#login-user", "op1")
+        b.type("#login-password", "wrong")
+        b.click("#login-submit")
+        b.wait("401 message", lambda: b.visible("#login-error"))
+        run.check("401 shows wrong credentials", "salah" in b.text("#login-error"), b.text("#login-error"))
+        shot("login-error-401.png")
+        b.type("#login-user", "toomany")
+        b.type("#login-password", "x")
+        b.click("#login-submit")
+        b.wait("429 message", lambda: "Terlalu banyak" in (b.text("#login-error") or ""))
+        run.check("429 shows too many attempts", "30 detik" in b.text("#login-error"), b.text("#login-error"))
+        b.select("#lang-switch", "en")
+        b.wait("English", lambda: b.text("#login-submit") == "Sign in")
+        run.check("English switch re-words the error", "Too many" in b.text("#login-error"), b.text("#login-error"))
+        shot("login-en-429.png")
+        b.get(base + "/")
+        b.wait("login form", lambda: b.text("#login-submit"))
+        run.check("language remembered over a reload", b.text("#login-submit") == "Sign in")
+        b.select("#lang-switch", "id")
+        b.wait("Indonesian", lambda: b.text("#login-submit") == "Masuk")
+
+        print("operator")
+        b.type("#login-user", "op1")
+        b.type("#login-password", "secret1")
+        b.click("#login-submit")
+        b.wait("operator page", lambda: b.url().endswith("/operator.html"))
+        b.wait("seat state", lambda: b.text("#seat-state") == "Tersedia")
+        run.check("seat op1 available", b.attr("#seat-state", "data-phase") == "available")
+        run.check("btn-available disabled while available", b.js("return document.getElementById('btn-available').disabled"))
+        run.check("pause reasons from config", b.js("return [...document.querySelectorAll('#pause-reason option')].map(o=>o.value).join(',')") == "break,meal,training,meeting")
+        run.check("class buttons from config", b.js("return document.querySelectorAll('#class-buttons button[id^=class-]').length") == 7)
+        run.check("category labels in Indonesian", "Pohon tumbang" in b.text("#category"))
+        shot("operator-idle.png")
+
+        b.click("#btn-pause")
+        b.wait("paused", lambda: b.attr("#seat-state", "data-phase") == "paused")
+        run.check("pause -> Istirahat", b.text("#seat-state") == "Istirahat" and "Rehat" in b.text("#seat-reason"), b.text("#seat-reason"))
+        b.click("#btn-logout")
+        b.wait("logged out", lambda: b.attr("#seat-state", "data-phase") == "logged-out")
+        run.check("logout -> Keluar", b.text("#seat-state") == "Keluar")
+        b.click("#btn-available")
+        b.wait("available", lambda: b.attr("#seat-state", "data-phase") == "available")
+        run.check("available again", b.text("#seat-state") == "Tersedia")
+        # a 409: pausing is refused while the call rings (mock rule); seen below.
+
+        t0 = time.time()
+        http("POST", base + "/dev/call", {"caller": "sip:+6281234567890@trunk.telco-a.example;user=phone"})
+        b.wait("case pops up", lambda: b.attr("#case-panel", "data-state") == "ringing", timeout=3, every=0.02)
+        popped = time.time() - t0
+        run.check(f"case popped up within a second ({popped:.2f} s)", popped < 1.0)
+        run.check("caller number stripped", b.text("#case-caller") == "+6281234567890", b.text("#case-caller"))
+        b.wait("history", lambda: b.attr("#case-history", "data-pranks") not in (None, "0"))
+        run.check("prank history highlighted", b.js("return document.querySelector('.history').classList.contains('has-pranks')"))
+        run.check("prank count shown", "3 panggilan iseng" in b.text("#case-pranks"), b.text("#case-pranks"))
+        run.check("wait time runs while ringing", b.attr("#case-wait", "data-timer-from") is not None and not b.attr("#case-wait", "data-timer-to"))
+        b.click("#btn-pause")
+        b.wait("409 shown", lambda: "status saat ini" in (b.text("#seat-status") or ""))
+        run.check("409 message while ringing", "ringing" in b.text("#seat-status"), b.text("#seat-status"))
+        shot("operator-ringing.png")
+
+        b.wait("answered", lambda: b.attr("#case-panel", "data-state") == "answered", timeout=6)
+        run.check("wait time frozen at answer", b.attr("#case-wait", "data-timer-to") is not None)
+        run.check("call timer running", b.attr("#case-timer", "data-timer-from") is not None and not b.attr("#case-timer", "data-timer-to"))
+        b.select("#category", "kebakaran")
+        b.wait("pick class hint", lambda: "kelas" in (b.text("#case-status") or ""))
+        b.click("#class-emergency")
+        b.wait("classified", lambda: b.attr("#class-emergency", "aria-pressed") == "true")
+        run.check("classify with the category picked first", b.text("#case-status") == "Klasifikasi tersimpan." and b.js("return document.getElementById('category').value") == "kebakaran")
+        b.type("#note-text", "Asap tebal dari ruko lantai 2, <b>tidak</b> ada korban")
+        b.click("#note-add")
+        b.wait("note listed", lambda: "Asap tebal" in (b.text("#notes") or ""))
+        run.check("note text escaped", b.js("return document.querySelector('#notes b') === null"))
+        run.check("note author shown", "op1" in b.text("#notes"))
+        b.type("#loc-address", "Jl. Asia Afrika No. 8, Bandung")
+        b.type("#loc-lat", "95")
+        b.type("#loc-lon", "107.6")
+        b.click("#loc-save")
+        b.wait("lat error", lambda: b.attr("#loc-lat", "aria-invalid") == "true")
+        run.check("latitude out of range refused", "Lintang" in b.text("#case-status"))
+        b.type("#loc-lat", "-6,9218")
+        b.click("#loc-save")
+        b.wait("location saved", lambda: b.text("#case-status") == "Lokasi tersimpan.")
+        run.check("location shown with coordinates", "-6.921800" in b.text("#case-location") and "OpenStreetMap" in b.text("#case-location"))
+        b.click("#btn-ready")
+        b.wait("ready", lambda: b.js("return document.getElementById('btn-ready').disabled"))
+        run.check("ready for dispatch", not b.js("return document.getElementById('case-ready-badge').hidden"))
+        shot("operator-answered.png")
+        b.viewport(1280, 800)
+        time.sleep(0.3)
+        shot("operator-answered-1280.png")
+        b.viewport(1920, 1080)
+
+        b.wait("call ended", lambda: b.attr("#case-panel", "data-state") == "ended", timeout=10)
+        run.check("last call kept on screen", b.text("#case-caller") == "+6281234567890" and "Panggilan terakhir" in b.text("#case-phase"))
+        b.wait("seat wrap-up", lambda: b.attr("#seat-state", "data-phase") == "wrap-up")
+        run.check("call timer frozen after end", b.attr("#case-timer", "data-timer-to") is not None)
+        b.type("#note-text", "Diteruskan ke Damkar")
+        b.click("#note-add")
+        b.wait("note in wrap-up", lambda: "Damkar" in (b.text("#notes") or ""))
+        run.check("a note during wrap-up", b.text("#case-status") == "Catatan ditambahkan.")
+        shot("operator-wrapup.png")
+        b.get(base + "/operator.html")
+        b.wait("restored after reload", lambda: b.attr("#case-panel", "data-state") == "ended")
+        run.check("last call restored after a reload", b.text("#case-caller") == "+6281234567890" and len(b.js("return document.querySelectorAll('#notes li')")) == 2)
+
+        b.select("#lang-switch", "en")
+        b.wait("English", lambda: b.text("#seat-state") == "Wrap-up")
+        run.check("English: class label", b.text("#class-emergency").endswith("Emergency"))
+        run.check("English: category label", "Fallen tree" in b.text("#category"))
+        shot("operator-wrapup-en.png")
+        b.select("#lang-switch", "id")
+        b.wait("Indonesian", lambda: b.text("#seat-state") == "Penyelesaian")
+
+        # An engine restart (ends the wrap-up and drops the stream), then a call that rings
+        # here and goes elsewhere (ring timeout).
+        http("POST", base + "/dev/restart")
+        b.wait("reconnected", lambda: b.attr("#conn-status", "data-state") == "live", timeout=10)
+        b.wait("available after restart", lambda: b.attr("#seat-state", "data-phase") == "available", timeout=10)
+        run.check("after engine restart: state refetched", b.attr("#seat-state", "data-phase") == "available")
+        http("POST", base + "/dev/call", {"caller": "tel:+6287700011122", "noanswer": True})
+        b.wait("ringing", lambda: b.attr("#case-panel", "data-state") == "ringing", timeout=3)
+        b.wait("left", lambda: b.attr("#case-panel", "data-state") == "ended", timeout=12)
+        run.check("unanswered call marked as not answered here", "Tidak dijawab" in b.text("#case-phase"), b.text("#case-phase"))
+        run.check("its caller stays visible for a call back", b.text("#case-caller") == "+6287700011122")
+
+        # The engine process goes away: actions say so, the page says it reconnects; when it
+        # is back (sessions survive: they are signed), the state is fetched again.
+        mock.terminate()
+        mock.wait(5)
+        b.wait("reconnecting", lambda: b.attr("#conn-status", "data-state") == "reconnecting", timeout=5)
+        b.click("#btn-pause")
+        b.wait("network error", lambda: "Tidak dapat terhubung" in (b.text("#seat-status") or ""), timeout=5)
+        run.check("network error shown on an action", True)
+        b.wait("banner", lambda: b.visible("#conn-banner"), timeout=5)
+        run.check("a banner says the screen may be stale", "terputus" in b.text("#conn-banner"))
+        shot("operator-disconnected.png")
+        mock = start_mock()
+        b.wait("live again", lambda: b.attr("#conn-status", "data-state") == "live", timeout=20)
+        b.wait("seat refetched", lambda: b.attr("#seat-state", "data-phase") == "available", timeout=5)
+        run.check("after the engine process restarted: reconnected and refetched", not b.visible("#conn-banner"))
+
+        # 401: the session cookie is gone -> back to the login page on the next action.
+        b.cmd("DELETE", "/cookie")
+        b.click("#btn-logout")
+        b.wait("back to login", lambda: b.url().rstrip("/") == base)
+        run.check("401 goes back to login", True)
+
+        print("roles")
+        b.type("#login-user", "op2")
+        b.type("#login-password", "secret2")
+        b.click("#login-submit")
+        b.wait("operator page", lambda: b.url().endswith("/operator.html"))
+        b.get(base + "/wallboard.html")
+        b.wait("operator sent back", lambda: b.url().endswith("/operator.html"))
+        run.check("an operator opening the wallboard lands on its own screen", True)
+        b.get(base + "/operator.html?seat=op1")
+        b.wait("own seat", lambda: b.text("#seat-name") == "op2")
+        run.check("an operator cannot open another seat", b.text("#seat-name") == "op2")
+        b.click("#session-logout")
+        b.wait("login", lambda: b.url().rstrip("/") == base)
+
+        print("wallboard")
+        b.type("#login-user", "sup")
+        b.type("#login-password", "sup")
+        b.click("#login-submit")
+        b.wait("wallboard", lambda: b.url().endswith("/wallboard.html"))
+        b.get(base + "/operator.html")
+        b.wait("seat picker", lambda: b.visible("#seat-picker"))
+        run.check("supervisor without a seat gets the seat picker", b.js("return document.querySelectorAll('#seat-picker-list a').length") == 3)
+        b.click("[data-testid=pick-op3]")
+        b.wait("seat op3", lambda: b.text("#seat-state") == "Istirahat")
+        run.check("supervisor views seat op3", b.text("#seat-name") == "op3" and "Makan" in b.text("#seat-reason"))
+        b.click("#nav-wallboard")
+        b.wait("wallboard", lambda: b.url().endswith("/wallboard.html"))
+        b.wait("seats", lambda: b.js("return !!document.getElementById('seat-op1')"))
+        http("POST", base + "/dev/restart")
+        b.wait("live again", lambda: b.attr("#conn-status", "data-state") == "live" and b.attr("#seat-op2", "data-phase") == "available", timeout=10)
+        http("POST", base + "/dev/call", {"queue": "info", "caller": "sip:+6281311112222@x"})
+        time.sleep(0.8)
+        http("POST", base + "/dev/call", {"caller": "sip:+6285711122233@x"})
+        http("POST", base + "/dev/call", {"caller": "sip:+6281234567890@x"})
+        http("POST", base + "/dev/call", {"caller": "sip:+6289900001111@x"})
+        http("POST", base + "/dev/call", {"caller": "sip:+6289900002222@x"})
+        b.wait("queue info waiting", lambda: b.text("#queue-info .waiting") == "1", timeout=2)
+        b.wait("seat op1 ringing", lambda: b.attr("#seat-op1", "data-phase") == "ringing", timeout=2)
+        b.wait("emergency queue", lambda: b.text("#queue-emergency .waiting") == "2", timeout=2)
+        run.check("live calls listed", b.js("return document.querySelectorAll('#live-calls tr').length") == 5)
+        run.check("longest wait ticks", b.attr("#queue-info .longest", "data-timer-from") is not None)
+        b.wait("answered on wallboard", lambda: b.attr("#seat-op2", "data-phase") == "on-call", timeout=6)
+        time.sleep(2.2)
+        run.check("figures: 15 s against target", b.attr("#fig-within-15", "data-met") in ("true", "false"))
+        run.check("figures: 20 s against target", b.attr("#fig-within-20", "data-met") in ("true", "false"))
+        for css in ("#fig-abandoned .fig-value", "#fig-false .fig-value", "#fig-within-15 .fig-value"):
+            run.check(f"{css} shows a value", "%" in (b.text(css) or ""), b.text(css))
+        shot("wallboard-1920.png")
+        b.viewport(1280, 800)
+        time.sleep(0.6)
+        shot("wallboard-1280.png")
+        b.viewport(1920, 1080)
+        b.get(base + "/wallboard.html")
+        b.wait("after reload", lambda: b.js("return document.querySelectorAll('#live-calls tr').length") >= 1)
+        st = b.js_async("fetch('api/state').then(r => r.json()).then(arguments[0])")
+        shown = b.js("return Object.fromEntries([...document.querySelectorAll('#seats [data-phase]')].map(e => [e.id, e.dataset.phase]))")
+        run.check("wallboard after a reload matches the state", shown == {f"seat-{x['seat']}": x["phase"] for x in st["seats"]}, f"{shown} {st['seats']}")
+        run.check("live calls after a reload match the state", b.js("return document.querySelectorAll('#live-calls tr').length") == len(st["calls"]))
+        http("POST", base + "/dev/restart")
+        b.wait("reconnecting", lambda: b.attr("#conn-status", "data-state") != "live", timeout=5, every=0.02)
+        b.wait("live again", lambda: b.attr("#conn-status", "data-state") == "live", timeout=10)
+        b.wait("calls gone after restart", lambda: b.js("return document.querySelectorAll('#live-calls tr').length") == 0, timeout=5)
+        run.check("wallboard refetched the state after a restart", b.text("#queue-emergency .waiting") == "0")
+
+        b.select("#lang-switch", "en")
+        b.wait("English", lambda: b.text("#wb-calls-h") == "Live calls")
+        run.check("wallboard in English", b.text("#seat-op1 .seat-phase") == "Available")
+        b.select("#lang-switch", "id")
+        b.click("#session-logout")
+        b.wait("login", lambda: b.url().rstrip("/") == base)
+
+        print("agency")
+        b.type("#login-user", "damkar")
+        b.type("#login-password", "damkar")
+        b.click("#login-submit")
+        b.wait("agency page", lambda: b.url().endswith("/agency.html"))
+        b.wait("agency name", lambda: "Pemadam" in (b.text("#agency-name") or ""))
+        run.check("agency placeholder with the agency's name", True)
+        shot("agency.png")
+        b.click("#session-logout")
+        b.wait("login", lambda: b.url().rstrip("/") == base)
+
+        # Refused requests (401 before login, the 409, 429 and the engine down, provoked above) are logged by
+        # Chromium as network errors; anything else severe is a bug.
+        expected = ("status of 401", "status of 409", "status of 403", "status of 429", "ERR_CONNECTION_REFUSED")
+        errs = [e for e in b.logs() if e.get("level") == "SEVERE"
+                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in expected))]
+        run.check("no severe console errors", not errs, json.dumps(errs)[:800])
+    except Exception as e:
+        run.failed.append(f"exception: {e}")
+        print(f"  FAIL exception: {e}")
+        if b:
+            try:
+                b.shot(os.path.join(tempfile.gettempdir(), "siaga112-failure.png"))
+                print("  (screenshot of the failure in /tmp/siaga112-failure.png)")
+            except Exception:
+                pass
+    finally:
+        if b:
+            b.quit()
+        driver.terminate()
+        driver.wait(5)
+        if args.keep:
+            print(f"mock server left running on {base} (pid {mock.pid})")
+        else:
+            mock.terminate()
+            mock.wait(5)
+    print(f"{run.passed} passed, {len(run.failed)} failed")
+    sys.exit(1 if run.failed else 0)
+
+
+if __name__ == "__main__":
+    main()

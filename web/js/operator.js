@@ -1,0 +1,677 @@
+// The operator's screen: the seat's state and controls, and the case of the
+// call being offered or handled, driven by the live events.
+import { initI18n, t, label, onLangChange, currentLang } from './i18n.js';
+import { api, loadMe, errorText, ApiError } from './api.js';
+import { h, fill, byId, setText } from './dom.js';
+import { stripUri, fmtTime, fmtDateTime, fmtCoord, osmUrl, none } from './format.js';
+import { startLive, startTicker, setTimer, clearTimer } from './live.js';
+import { initChrome, showConnection, showPageError, showStatus } from './chrome.js';
+
+const enc = encodeURIComponent;
+const LAST_KEY = 'siaga112.lastCase.';
+
+let me = null;
+let config = null;
+let seat = null;
+let model = null;
+/** The case on screen: {id, call, live, endedAt, history, historyFor} or null. */
+let current = null;
+/** The operator picked a category before a class: keep it until a class is chosen. */
+let pendingCategory = false;
+
+async function main() {
+  await initI18n();
+  try {
+    me = await loadMe();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) showPageError(e);
+    return;
+  }
+  if (me.role === 'agency') {
+    window.location.replace('agency.html');
+    return;
+  }
+  initChrome(me);
+  if (me.role === 'supervisor') byId('nav-wallboard').hidden = false;
+
+  try {
+    config = await api('GET', 'api/config');
+  } catch (e) {
+    showPageError(e);
+    return;
+  }
+
+  const wanted = new URLSearchParams(window.location.search).get('seat');
+  if (me.role === 'operator') seat = me.seat;
+  else if (wanted && (config.seats || []).includes(wanted)) seat = wanted;
+  if (!seat) {
+    if (me.role === 'operator') showPageError(t('op.no_seat'));
+    else showSeatPicker();
+    return;
+  }
+
+  setupSeatControls();
+  setupCaseControls();
+  byId('seat-panel').hidden = false;
+  byId('case-panel').hidden = false;
+  renderCase();
+
+  model = startLive({ onSnapshot, onEvent, onConnection: showConnection });
+  startTicker(model);
+  onLangChange(() => {
+    fillPauseReasons();
+    fillCategories();
+    buildClassButtons();
+    renderSeat();
+    renderQueues();
+    renderCase();
+    renderHistory();
+    if (seat && me.role !== 'operator') showSeatPicker(true);
+  });
+}
+
+// ---------------------------------------------------------------- seat picker
+
+function showSeatPicker(refreshOnly) {
+  const list = byId('seat-picker-list');
+  fill(list, (config.seats || []).map((s) =>
+    h('li', null, h('a', { href: `operator.html?seat=${enc(s)}`, class: 'btn', 'data-testid': `pick-${s}` }, t('op.seat_named', { seat: s })))));
+  if (!refreshOnly) byId('seat-picker').hidden = false;
+}
+
+// ---------------------------------------------------------------- seat
+
+function setupSeatControls() {
+  setText(byId('seat-name'), seat);
+  fillPauseReasons();
+  byId('btn-available').addEventListener('click', (ev) => seatAction('unpause', undefined, ev.currentTarget));
+  byId('btn-pause').addEventListener('click', (ev) => {
+    const reason = byId('pause-reason').value;
+    if (!reason) {
+      showStatus(byId('seat-status'), 'error', t('op.pick_reason'));
+      byId('pause-reason').focus();
+      return;
+    }
+    seatAction('pause', { reason }, ev.currentTarget);
+  });
+  byId('btn-logout').addEventListener('click', (ev) => seatAction('logout', undefined, ev.currentTarget));
+}
+
+function fillPauseReasons() {
+  const sel = byId('pause-reason');
+  const prev = sel.value;
+  fill(sel, (config.pause_reasons || []).map((r) => h('option', { value: r }, label('pause', r))));
+  if (prev) sel.value = prev;
+}
+
+async function seatAction(kind, body, btn) {
+  const status = byId('seat-status');
+  btn.disabled = true;
+  showStatus(status, 'busy', t('status.sending'));
+  try {
+    const s = await api('POST', `api/seats/${enc(seat)}/${kind}`, body);
+    if (s && s.seat === seat && model) {
+      model.seats.set(seat, s);
+      shownPhase = s.phase;
+    }
+    showStatus(status, 'ok', t(`op.done.${kind}`));
+  } catch (e) {
+    showStatus(status, 'error', errorText(e));
+  } finally {
+    btn.disabled = false;
+    renderSeat();
+  }
+}
+
+/** The phase last drawn: a message about an earlier phase is stale once it changes. */
+let shownPhase = null;
+
+function renderSeat() {
+  const s = model && model.seats.get(seat);
+  const el = byId('seat-state');
+  const phase = s ? s.phase : 'unknown';
+  if (shownPhase !== null && phase !== shownPhase) showStatus(byId('seat-status'), 'info', '');
+  shownPhase = phase;
+  el.dataset.phase = phase;
+  setText(el, s ? label('phase', phase) : t('phase.unknown'));
+  setText(byId('seat-reason'), s && s.reason ? t('op.reason', { reason: label('pause', s.reason) }) : '');
+  if (s && Number.isFinite(s.since_ms)) setTimer(byId('seat-since'), s.since_ms, null, model);
+  else clearTimer(byId('seat-since'));
+  byId('btn-available').disabled = !s || ['available', 'ringing', 'on-call'].includes(phase);
+  byId('btn-logout').disabled = !s || phase === 'logged-out';
+  byId('btn-pause').disabled = !s;
+  if (s && s.phase === 'paused' && s.reason) byId('pause-reason').value = s.reason;
+}
+
+function renderQueues() {
+  const list = byId('op-queues');
+  const items = [];
+  for (const q of model.queues.values()) {
+    const timer = h('span', { class: 'timer' });
+    if (q.waiting > 0 && Number.isFinite(q.oldest_ms)) setTimer(timer, q.oldest_ms, null, model);
+    else clearTimer(timer);
+    items.push(h('li', { class: q.waiting > 0 ? 'has-waiting' : '', dataset: { queue: q.queue } },
+      h('span', { class: 'q-name' }, label('queue', q.queue)),
+      h('span', { class: 'q-waiting' }, t('op.queue_waiting', { n: q.waiting })),
+      q.waiting > 0 ? h('span', { class: 'q-longest' }, t('op.queue_longest'), ' ', timer) : null));
+  }
+  if (!items.length) items.push(h('li', { class: 'muted' }, t('op.no_queues')));
+  fill(list, items);
+}
+
+// ---------------------------------------------------------------- live updates
+
+function myCall() {
+  let best = null;
+  for (const c of model.calls.values()) {
+    if (c.seat !== seat) continue;
+    if (!best || (c.opened_ms || 0) > (best.opened_ms || 0)) best = c;
+  }
+  return best;
+}
+
+function onSnapshot() {
+  renderSeat();
+  renderQueues();
+  const mine = myCall();
+  if (mine) {
+    takeCall(mine);
+  } else if (current && current.live) {
+    // It went to another seat, or ended while we were not connected.
+    if (model.calls.has(current.id)) leaveCurrent();
+    else endCurrent(null);
+  } else if (!current) {
+    restoreLast();
+  }
+}
+
+function onEvent(type, data) {
+  switch (type) {
+    case 'seat':
+      if (data.seat !== seat) return;
+      renderSeat();
+      // A call that rang here and was not answered (ring timeout: offered elsewhere) stays
+      // on screen as not answered here, with the caller's number for a call back.
+      if (current && current.live && !current.call.answered && ['available', 'paused', 'logged-out'].includes(data.phase)) {
+        leaveCurrent();
+      }
+      break;
+    case 'queue':
+      renderQueues();
+      break;
+    case 'call':
+      if (data.seat === seat) takeCall(data);
+      else if (current && current.live && data.case === current.id) leaveCurrent();
+      break;
+    case 'call-ended':
+      if (current && current.id === data.case) endCurrent(data.reason || null);
+      break;
+    default:
+      break;
+  }
+}
+
+function takeCall(call) {
+  if (!current || current.id !== call.case) {
+    popCase(call);
+  } else {
+    const wasAnswered = current.call.answered;
+    current.call = { ...current.call, ...call };
+    current.live = true;
+    current.left = false;
+    current.endedAt = null;
+    renderCase();
+    if (!wasAnswered && call.answered) announce(t('announce.answered', { caller: callerText(call) }));
+  }
+}
+
+function popCase(call) {
+  current = { id: call.case, call: { ...call }, live: true, endedAt: null, history: null, historyFor: null };
+  pendingCategory = false;
+  try {
+    sessionStorage.setItem(LAST_KEY + seat, call.case);
+  } catch {
+    /* not kept over a reload */
+  }
+  resetForms();
+  renderCase();
+  loadHistory();
+  announce(t(call.answered ? 'announce.answered' : 'announce.incoming', { caller: callerText(call) }));
+}
+
+function endCurrent(reason) {
+  if (!current) return;
+  current.live = false;
+  current.left = false;
+  current.endedAt = model.now();
+  if (reason) current.call.reason = reason;
+  renderCase();
+  announce(t('announce.ended'));
+  refreshCase(current.id);
+}
+
+/** The call left this seat without ending (offered elsewhere after the ring timeout, transferred). */
+function leaveCurrent() {
+  if (!current) return;
+  current.live = false;
+  current.left = true;
+  current.endedAt = model.now();
+  renderCase();
+  announce(t('case.phase.left'));
+}
+
+/** GET the case as folded from its records: ended_ms, talk time, reason. */
+async function refreshCase(id) {
+  try {
+    const c = await api('GET', `api/cases/${enc(id)}`);
+    if (current && current.id === id && c) {
+      mergeResult(c);
+      renderCase();
+    }
+  } catch {
+    /* the live data stays on screen */
+  }
+}
+
+/** After a reload in wrap-up: the seat's last case, shown as the last call. */
+async function restoreLast() {
+  const s = model.seats.get(seat);
+  let id = s && s.case;
+  if (!id) {
+    try {
+      id = sessionStorage.getItem(LAST_KEY + seat);
+    } catch {
+      id = null;
+    }
+  }
+  if (!id) return;
+  try {
+    const c = await api('GET', `api/cases/${enc(id)}`);
+    if (current || !c || !c.ended_ms) return;
+    current = { id, call: { ...c, answered: Number.isFinite(c.answered_ms) }, live: false, endedAt: c.ended_ms, history: null, historyFor: null };
+    resetForms();
+    renderCase();
+    loadHistory();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
+      try {
+        sessionStorage.removeItem(LAST_KEY + seat);
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}
+
+const MERGED = ['class', 'category', 'notes', 'location', 'ready', 'marks', 'answered_ms', 'ended_ms',
+  'reason', 'talk_ms', 'wait_ms', 'seat', 'caller', 'called', 'service', 'queue', 'opened_ms', 'from_seat'];
+
+function mergeResult(obj) {
+  if (!current || !obj || (obj.case && obj.case !== current.id)) return;
+  for (const k of MERGED) {
+    if (k in obj && obj[k] !== undefined) current.call[k] = obj[k];
+  }
+  if (Number.isFinite(obj.answered_ms)) current.call.answered = true;
+  if (Number.isFinite(obj.ended_ms)) {
+    current.live = false;
+    current.endedAt = obj.ended_ms;
+  }
+}
+
+function announce(text) {
+  setText(byId('announce'), text);
+}
+
+function callerText(call) {
+  const n = stripUri(call.caller);
+  return n || t('case.unknown_caller');
+}
+
+// ---------------------------------------------------------------- case panel
+
+function setupCaseControls() {
+  buildClassButtons();
+  fillCategories();
+
+  byId('category').addEventListener('change', () => {
+    if (!current) return;
+    if (current.call.class) {
+      classify(current.call.class, byId('category'));
+    } else {
+      pendingCategory = true;
+      showStatus(byId('case-status'), 'info', t('case.pick_class_first'));
+    }
+  });
+
+  const note = byId('note-text');
+  note.addEventListener('input', updateNoteCount);
+  note.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      addNote();
+    }
+  });
+  byId('note-add').addEventListener('click', addNote);
+  updateNoteCount();
+
+  byId('loc-save').addEventListener('click', saveLocation);
+  for (const id of ['loc-address', 'loc-lat', 'loc-lon']) {
+    byId(id).addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        saveLocation();
+      }
+    });
+    byId(id).addEventListener('input', () => byId(id).removeAttribute('aria-invalid'));
+  }
+  byId('btn-ready').addEventListener('click', markReady);
+}
+
+function buildClassButtons() {
+  const box = byId('class-buttons');
+  fill(box, (config.classes || []).map((c) =>
+    h('button', { type: 'button', id: `class-${c}`, class: `btn btn-class class-${c}`, 'aria-pressed': 'false', dataset: { class: c }, onclick: () => classify(c, byId(`class-${c}`)) },
+      label('class', c))));
+  if (current) renderCase();
+}
+
+function categoryLabel(cat) {
+  if (!cat) return '';
+  const lang = currentLang();
+  return (lang === 'en' ? cat.en_label : cat.id_label) || cat.id_label || cat.en_label || cat.id;
+}
+
+function fillCategories() {
+  const sel = byId('category');
+  const prev = sel.value;
+  fill(sel, h('option', { value: '' }, t('case.category_none')),
+    (config.categories || []).map((c) => h('option', { value: c.id }, categoryLabel(c))));
+  sel.value = prev;
+}
+
+function resetForms() {
+  byId('note-text').value = '';
+  updateNoteCount();
+  const loc = current && current.call.location;
+  byId('loc-address').value = (loc && loc.address) || '';
+  byId('loc-lat').value = loc && Number.isFinite(loc.lat) ? String(loc.lat) : '';
+  byId('loc-lon').value = loc && Number.isFinite(loc.lon) ? String(loc.lon) : '';
+  for (const id of ['loc-address', 'loc-lat', 'loc-lon']) byId(id).removeAttribute('aria-invalid');
+  byId('category').value = (current && current.call.category) || '';
+  showStatus(byId('case-status'), 'info', '');
+}
+
+function updateNoteCount() {
+  setText(byId('note-count'), t('notes.count', { n: byId('note-text').value.length, max: 2000 }));
+}
+
+function renderCase() {
+  const panel = byId('case-panel');
+  const body = byId('case-body');
+  const idle = byId('case-idle');
+  if (!current) {
+    panel.dataset.state = 'idle';
+    body.hidden = true;
+    idle.hidden = false;
+    document.title = t('title.operator');
+    return;
+  }
+  const c = current.call;
+  const state = !current.live ? 'ended' : c.answered ? 'answered' : 'ringing';
+  panel.dataset.state = state;
+  body.hidden = false;
+  idle.hidden = true;
+  document.title = state === 'ringing' ? t('title.ringing', { caller: callerText(c) }) : t('title.operator');
+
+  setText(byId('case-id'), current.id);
+  const phase = byId('case-phase');
+  phase.dataset.state = state;
+  if (current.left) {
+    setText(phase, t('case.phase.left'));
+  } else if (state === 'ended') {
+    setText(phase, c.reason ? t('case.phase.ended_reason', { reason: label('reason', c.reason) }) : t('case.phase.ended'));
+  } else {
+    setText(phase, t(`case.phase.${state}`));
+  }
+  byId('case-ready-badge').hidden = !c.ready;
+  const cb = byId('case-class-badge');
+  cb.hidden = !c.class;
+  setText(cb, c.class ? label('class', c.class) : '');
+  if (c.class) cb.dataset.class = c.class;
+
+  const caller = byId('case-caller');
+  setText(caller, callerText(c));
+  caller.title = c.caller || '';
+
+  const called = stripUri(c.called);
+  const service = c.service ? label('service', c.service) : called;
+  setText(byId('case-service'), called && called !== service ? t('case.service_called', { service, called }) : service || none());
+  setText(byId('case-queue'), c.queue ? label('queue', c.queue) : none());
+  setText(byId('case-opened'), fmtTime(c.opened_ms));
+
+  // Wait: opened -> answered; running while it rings. Talk: answered -> end; running while answered.
+  const endMs = current.live ? null : (Number.isFinite(c.ended_ms) ? c.ended_ms : current.endedAt);
+  const answeredMs = Number.isFinite(c.answered_ms) ? c.answered_ms : null;
+  if (Number.isFinite(c.opened_ms)) setTimer(byId('case-wait'), c.opened_ms, answeredMs !== null ? answeredMs : endMs, model);
+  else clearTimer(byId('case-wait'));
+  if (answeredMs !== null) setTimer(byId('case-timer'), answeredMs, endMs, model);
+  else clearTimer(byId('case-timer'), c.answered ? none() : t('case.not_answered'));
+
+  byId('case-from-seat-row').hidden = !c.from_seat;
+  setText(byId('case-from-seat'), c.from_seat || '');
+  const marks = c.marks || [];
+  byId('case-marks-row').hidden = !marks.length;
+  fill(byId('case-marks'), marks.map((m) => h('span', { class: 'badge badge-mark' }, label('mark', m))));
+
+  renderLocation(c.location);
+
+  for (const name of config.classes || []) {
+    const b = byId(`class-${name}`);
+    if (b) b.setAttribute('aria-pressed', c.class === name ? 'true' : 'false');
+  }
+  if (!pendingCategory && document.activeElement !== byId('category')) byId('category').value = c.category || '';
+
+  renderNotes(c.notes || []);
+
+  const ready = byId('btn-ready');
+  ready.disabled = !!c.ready;
+  setText(ready, c.ready ? t('case.ready_done') : t('case.ready'));
+}
+
+function renderLocation(loc) {
+  const dd = byId('case-location');
+  if (!loc || (!loc.address && !Number.isFinite(loc.lat))) {
+    fill(dd, h('span', { class: 'muted' }, t('case.no_location')));
+    return;
+  }
+  const parts = [];
+  if (loc.address) parts.push(h('div', { class: 'loc-address', id: 'case-loc-address' }, loc.address));
+  if (Number.isFinite(loc.lat) && Number.isFinite(loc.lon)) {
+    parts.push(h('div', { class: 'loc-coords', id: 'case-loc-coords' }, t('loc.coords', { lat: fmtCoord(loc.lat), lon: fmtCoord(loc.lon) }), ' ',
+      h('a', { href: osmUrl(loc.lat, loc.lon), target: '_blank', rel: 'noopener noreferrer' }, t('loc.osm'))));
+  }
+  if (loc.source) parts.push(h('div', { class: 'muted' }, label('loc.source', loc.source)));
+  fill(dd, parts);
+}
+
+function renderNotes(notes) {
+  const list = byId('notes');
+  if (!notes.length) {
+    fill(list, h('li', { class: 'muted empty' }, t('notes.empty_list')));
+    return;
+  }
+  const sorted = [...notes].sort((a, b) => (b.at_ms || 0) - (a.at_ms || 0));
+  fill(list, sorted.map((n) => h('li', { class: 'note' },
+    h('div', { class: 'note-meta' }, t('notes.meta', { time: fmtTime(n.at_ms), by: n.by || '' })),
+    h('div', { class: 'note-text' }, n.text || ''))));
+}
+
+// ---------------------------------------------------------------- history
+
+async function loadHistory() {
+  if (!current) return;
+  const number = stripUri(current.call.caller);
+  current.history = null;
+  current.historyFor = number;
+  current.historyError = null;
+  renderHistory();
+  if (!number) return;
+  const id = current.id;
+  try {
+    const hist = await api('GET', `api/callers/${enc(number)}/history`);
+    if (current && current.id === id) current.history = hist || { cases: [], pranks: 0 };
+  } catch (e) {
+    if (current && current.id === id) current.historyError = e;
+  }
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = byId('case-history');
+  const pr = byId('case-pranks');
+  const section = list.closest('.history');
+  const badge = byId('case-prank-badge');
+  section.classList.remove('has-pranks');
+  list.dataset.pranks = '0';
+  badge.hidden = true;
+  if (!current) {
+    fill(list);
+    setText(pr, '');
+    return;
+  }
+  if (!current.historyFor) {
+    setText(pr, t('history.anonymous'));
+    fill(list);
+    return;
+  }
+  if (current.historyError) {
+    setText(pr, '');
+    fill(list, h('li', { class: 'error' }, errorText(current.historyError)));
+    return;
+  }
+  if (!current.history) {
+    setText(pr, t('history.loading'));
+    fill(list);
+    return;
+  }
+  const pranks = current.history.pranks || 0;
+  list.dataset.pranks = String(pranks);
+  badge.hidden = pranks === 0;
+  setText(badge, pranks > 0 ? t('history.pranks_badge', { n: pranks }) : '');
+  if (pranks > 0) section.classList.add('has-pranks');
+  setText(pr, pranks > 0 ? t('history.pranks', { n: pranks }) : t('history.no_pranks'));
+  const cases = (current.history.cases || []).filter((c) => c.case !== current.id);
+  if (!cases.length) {
+    fill(list, h('li', { class: 'muted empty' }, t('history.first_call')));
+    return;
+  }
+  fill(list, cases.map((c) => h('li', { class: `hist hist-${c.class || 'none'}`, dataset: { case: c.case, class: c.class || '' } },
+    h('span', { class: 'hist-when' }, fmtDateTime(c.opened_ms)),
+    h('span', { class: `badge badge-class`, dataset: { class: c.class || '' } }, c.class ? label('class', c.class) : t('history.unclassified')),
+    h('span', { class: 'hist-reason muted' }, c.reason ? label('reason', c.reason) : ''),
+    h('span', { class: 'hist-case muted' }, c.case))));
+}
+
+// ---------------------------------------------------------------- case actions
+
+async function caseAction(kind, body, btn, okKey) {
+  if (!current) return false;
+  const id = current.id;
+  const status = byId('case-status');
+  if (btn) btn.disabled = true;
+  showStatus(status, 'busy', t('status.sending'));
+  try {
+    const obj = await api('POST', `api/cases/${enc(id)}/${kind}`, body);
+    if (current && current.id === id) {
+      mergeResult(obj);
+      renderCase();
+    }
+    showStatus(status, 'ok', t(okKey));
+    return true;
+  } catch (e) {
+    showStatus(status, 'error', errorText(e));
+    return false;
+  } finally {
+    if (btn) btn.disabled = false;
+    if (current) renderCase();
+  }
+}
+
+async function classify(name, btn) {
+  const category = byId('category').value || null;
+  const ok = await caseAction('classify', { class: name, category }, btn, 'case.done.classify');
+  if (ok) pendingCategory = false;
+}
+
+async function addNote() {
+  const ta = byId('note-text');
+  const text = ta.value.trim();
+  if (!text) {
+    showStatus(byId('case-status'), 'error', t('notes.empty'));
+    ta.focus();
+    return;
+  }
+  if (text.length > 2000) {
+    showStatus(byId('case-status'), 'error', t('notes.too_long', { max: 2000 }));
+    ta.focus();
+    return;
+  }
+  if (await caseAction('note', { text }, byId('note-add'), 'notes.done')) {
+    ta.value = '';
+    updateNoteCount();
+  }
+}
+
+/** A coordinate as typed: "-6.2", "-6,2" (Indonesian decimal comma). NaN if not a number. */
+function parseCoord(s) {
+  const v = s.trim();
+  if (!v) return null;
+  const norm = /^[+-]?\d+,\d+$/.test(v) ? v.replace(',', '.') : v;
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(norm)) return NaN;
+  return Number(norm);
+}
+
+async function saveLocation() {
+  const status = byId('case-status');
+  const addrEl = byId('loc-address');
+  const latEl = byId('loc-lat');
+  const lonEl = byId('loc-lon');
+  // "-6.2, 106.8" pasted into the latitude field: split it.
+  const both = latEl.value.match(/^\s*([+-]?\d+(?:\.\d+)?)\s*[,;\s]\s*([+-]?\d+(?:\.\d+)?)\s*$/);
+  if (both && !lonEl.value.trim()) {
+    latEl.value = both[1];
+    lonEl.value = both[2];
+  }
+  const address = addrEl.value.trim();
+  const lat = parseCoord(latEl.value);
+  const lon = parseCoord(lonEl.value);
+  for (const el of [addrEl, latEl, lonEl]) el.removeAttribute('aria-invalid');
+  const fail = (el, key) => {
+    el.setAttribute('aria-invalid', 'true');
+    showStatus(status, 'error', t(key));
+    el.focus();
+  };
+  if (Number.isNaN(lat) || (lat !== null && (lat < -90 || lat > 90))) return fail(latEl, 'loc.bad_lat');
+  if (Number.isNaN(lon) || (lon !== null && (lon < -180 || lon > 180))) return fail(lonEl, 'loc.bad_lon');
+  if ((lat === null) !== (lon === null)) return fail(lat === null ? latEl : lonEl, 'loc.both');
+  if (!address && lat === null) return fail(addrEl, 'loc.empty');
+  const body = { address };
+  if (lat !== null) {
+    body.lat = lat;
+    body.lon = lon;
+  }
+  await caseAction('location', body, byId('loc-save'), 'loc.done');
+}
+
+async function markReady() {
+  if (!current) return;
+  if (!current.call.class) {
+    showStatus(byId('case-status'), 'error', t('case.ready_needs_class'));
+    const first = byId('class-buttons').querySelector('button');
+    if (first) first.focus();
+    return;
+  }
+  await caseAction('ready', {}, byId('btn-ready'), 'case.done.ready');
+}
+
+main();
