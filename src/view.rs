@@ -1,41 +1,150 @@
 //! The read model the screens show, folded from the core's events alone:
 //! every seat's state, every queue's waiting calls, the calls in progress
-//! with what their case records said. The HTTP side keeps one of these
-//! (it never touches the core); tests hold it equal to the core's own
-//! state after any sequence of inputs.
+//! and lately ended with what their case records said, callers' recent
+//! history, and today's figures. The HTTP side keeps one of these (it never
+//! touches the core); tests hold it equal to the core's own state after any
+//! sequence of inputs. At start it is fed the journal's records of today
+//! (so figures and histories survive a restart).
 
-use crate::caselog::{CaseId, EndReason, Kind};
-use crate::operator::{CallPhase, Event, QueueStatus, SeatStatus};
-use std::collections::BTreeMap;
+use crate::caselog::{CaseId, Kind, Record};
+use crate::operator::{Event, QueueStatus, SeatStatus, FALSE_CLASSES};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-/// A call in progress, as an operator's screen and the wallboard see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LiveCall {
-    pub case: Option<CaseId>,
+/// Ended cases kept for the screens (an operator finishing one in wrap-up).
+const RECENT: usize = 2000;
+/// Earlier cases kept per caller.
+const PER_CALLER: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NoteView {
+    pub by: String,
+    pub at_ms: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LocationView {
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub source: String,
+}
+
+/// A case as an operator's screen and the wallboard see it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CaseView {
+    pub case: String,
     pub caller: String,
     pub called: String,
     pub service: String,
     pub queue: String,
     pub priority: i32,
     pub from_seat: Option<String>,
-    /// Unix ms.
     pub opened_ms: u64,
     pub answered_ms: Option<u64>,
+    pub ended_ms: Option<u64>,
+    pub reason: Option<String>,
     /// The seat offered (ringing) or answering.
     pub seat: Option<String>,
     pub answered: bool,
     pub marks: Vec<String>,
+    pub suggested: Vec<String>,
+    pub class: Option<String>,
+    pub category: Option<String>,
+    pub notes: Vec<NoteView>,
+    pub location: Option<LocationView>,
+    pub ready: bool,
+    pub digits: Vec<String>,
+    pub recording: Option<String>,
+    pub recording_sha256: Option<String>,
+    pub wait_ms: Option<u64>,
+    pub talk_ms: Option<u64>,
+}
+
+/// One earlier case of a caller.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PastCase {
+    pub case: String,
+    pub opened_ms: u64,
+    pub class: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Today's figures (the NENA answer-time targets among them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// The day (`YYYY-MM-DD` in the centre's time zone).
+    pub date: String,
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub by_class: BTreeMap<String, u64>,
+    pub within_10s: Option<f64>,
+    pub within_15s: Option<f64>,
+    pub within_20s: Option<f64>,
+    pub mean_answer_s: Option<f64>,
+    pub abandoned_share: Option<f64>,
+    pub false_share: Option<f64>,
+    #[serde(skip)]
+    counts: [u64; 3],
+    #[serde(skip)]
+    answer_ms_sum: u64,
+    #[serde(skip)]
+    classes: HashMap<String, String>,
+}
+
+impl Figures {
+    fn recompute(&mut self) {
+        let judged = self.answered + self.abandoned;
+        let share = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
+        self.within_10s = share(self.counts[0], judged);
+        self.within_15s = share(self.counts[1], judged);
+        self.within_20s = share(self.counts[2], judged);
+        self.mean_answer_s = share(self.answer_ms_sum, self.answered).map(|ms| ms / 1000.0);
+        self.abandoned_share = share(self.abandoned, judged);
+        self.by_class.clear();
+        for c in self.classes.values() {
+            *self.by_class.entry(c.clone()).or_default() += 1;
+        }
+        let false_calls = self
+            .classes
+            .values()
+            .filter(|c| FALSE_CLASSES.contains(&c.as_str()))
+            .count() as u64;
+        self.false_share = share(false_calls, self.offered);
+    }
 }
 
 /// The read model.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     pub seats: BTreeMap<Arc<str>, SeatStatus>,
+    /// When each seat's state last changed (unix ms), for the screens.
+    pub seat_since: HashMap<Arc<str>, u64>,
+    /// The last case each seat answered (kept through wrap-up).
+    pub seat_last: HashMap<String, String>,
     pub queues: BTreeMap<Arc<str>, QueueStatus>,
-    pub calls: BTreeMap<CaseId, LiveCall>,
-    /// Calls ended since the view started, by reason (for the figures).
-    pub ended: BTreeMap<&'static str, u64>,
+    /// Calls in progress.
+    pub calls: BTreeMap<CaseId, CaseView>,
+    /// Calls ended lately, newest last.
+    pub ended: HashMap<CaseId, CaseView>,
+    ended_order: VecDeque<CaseId>,
+    pub callers: HashMap<String, VecDeque<PastCase>>,
+    pub figures: Figures,
+    /// The centre's offset from UTC in hours (for "today").
+    pub utc_offset_h: i64,
+    /// Events applied: the screens' sequence number.
+    pub seq: u64,
+    /// The time of the last record applied (unix ms).
+    pub now_ms: u64,
+}
+
+/// A caller's number: the user part of their URI.
+pub fn caller_number(uri: &str) -> &str {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    rest.split(['@', ';']).next().unwrap_or(rest)
 }
 
 impl View {
@@ -43,64 +152,364 @@ impl View {
         View::default()
     }
 
+    /// A view whose "today" is in the time zone `utc_offset_h` hours east.
+    pub fn with_offset(utc_offset_h: i64) -> View {
+        View {
+            utc_offset_h,
+            ..View::default()
+        }
+    }
+
+    fn day_of(&self, ms: u64) -> String {
+        let shifted = ms as i64 + self.utc_offset_h * 3_600_000;
+        crate::caselog::format_time(shifted.max(0) as u64)
+            .get(..10)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// A live or lately ended case.
+    pub fn case(&self, id: &CaseId) -> Option<&CaseView> {
+        self.calls.get(id).or_else(|| self.ended.get(id))
+    }
+
     pub fn apply(&mut self, e: &Event) {
+        self.seq += 1;
         match e {
             Event::Seat(s) => {
+                if self
+                    .seats
+                    .get(&s.seat)
+                    .is_none_or(|old| old.phase != s.phase)
+                {
+                    self.seat_since.insert(s.seat.clone(), self.now_ms);
+                }
                 self.seats.insert(s.seat.clone(), s.clone());
             }
             Event::Queue(q) => {
                 self.queues.insert(q.queue.clone(), q.clone());
             }
             Event::Call(c) => {
-                if let CallPhase::Ended(reason) = c.phase {
-                    self.calls.remove(&c.case);
-                    *self.ended.entry(reason_name(reason)).or_default() += 1;
-                    return;
-                }
-                let call = self.calls.entry(c.case.clone()).or_default();
-                call.case = Some(c.case.clone());
-                if let Some(seat) = &c.seat {
+                if let (Some(call), Some(seat)) = (self.calls.get_mut(&c.case), &c.seat) {
                     call.seat = Some(seat.to_string());
                 }
-                if c.phase == CallPhase::Answered {
-                    call.answered = true;
-                }
             }
-            Event::Case(r) => {
-                let Some(case) = &r.case else { return };
-                // A record after the end (a mark in wrap-up) has no live call.
-                if !self.calls.contains_key(case) && !matches!(r.kind, Kind::Opened { .. }) {
-                    return;
-                }
-                let call = self.calls.entry(case.clone()).or_default();
-                call.case = Some(case.clone());
-                match &r.kind {
-                    Kind::Opened {
-                        caller,
-                        called,
-                        service,
-                        from_seat,
-                        ..
-                    } => {
-                        call.caller.clone_from(caller);
-                        call.called.clone_from(called);
-                        call.service.clone_from(service);
-                        call.from_seat.clone_from(from_seat);
-                        call.opened_ms = r.time_ms;
-                    }
-                    Kind::Queued { queue, priority } => {
-                        call.queue.clone_from(queue);
-                        call.priority = *priority;
-                    }
-                    Kind::Answered { .. } => call.answered_ms = Some(r.time_ms),
-                    Kind::Outcome { mark } => call.marks.push(mark.clone()),
-                    _ => {}
-                }
-            }
+            Event::Case(r) => self.record(r),
         }
+    }
+
+    /// A case record (live, or replayed from the journal at start).
+    pub fn record(&mut self, r: &Record) {
+        self.now_ms = self.now_ms.max(r.time_ms);
+        let today = self.day_of(r.time_ms);
+        if self.figures.date != today {
+            self.figures = Figures {
+                date: today.clone(),
+                ..Figures::default()
+            };
+        }
+        let Some(id) = &r.case else {
+            if let Kind::Boot { .. } = r.kind {
+                // A new run: calls of the last one are over.
+                self.calls.clear();
+            }
+            return;
+        };
+        if let Kind::Opened {
+            caller,
+            called,
+            service,
+            from_seat,
+            ..
+        } = &r.kind
+        {
+            self.calls.insert(
+                id.clone(),
+                CaseView {
+                    case: id.as_str().to_string(),
+                    caller: caller.clone(),
+                    called: called.clone(),
+                    service: service.clone(),
+                    from_seat: from_seat.clone(),
+                    opened_ms: r.time_ms,
+                    ..CaseView::default()
+                },
+            );
+            if self.day_of(r.time_ms) == self.figures.date {
+                self.figures.offered += 1;
+                self.figures.recompute();
+            }
+            return;
+        }
+        let Some(opened) = self.case(id).map(|c| c.opened_ms) else {
+            return;
+        };
+        let counts_today = self.day_of(opened) == self.figures.date;
+        let live = self.calls.contains_key(id);
+        let c = if live {
+            self.calls.get_mut(id)
+        } else {
+            self.ended.get_mut(id)
+        };
+        let Some(c) = c else {
+            return;
+        };
+        match &r.kind {
+            Kind::Queued { queue, priority } => {
+                c.queue.clone_from(queue);
+                c.priority = *priority;
+            }
+            Kind::Offered { seat } if !c.answered => c.seat = Some(seat.clone()),
+            Kind::Answered { seat } => {
+                c.answered = true;
+                c.answered_ms = Some(r.time_ms);
+                c.seat = Some(seat.clone());
+                self.seat_last.insert(seat.clone(), id.as_str().to_string());
+            }
+            Kind::Outcome { mark, .. } => c.marks.push(mark.clone()),
+            Kind::Suggested { mark } => c.suggested.push(mark.clone()),
+            Kind::Digit { side, digit, .. } => c.digits.push(format!("{side}:{digit}")),
+            Kind::Classified {
+                class, category, ..
+            } => {
+                c.class = Some(class.clone());
+                c.category.clone_from(category);
+                // A class set after the end updates the caller's history too.
+                let number = caller_number(&c.caller).to_string();
+                if let Some(p) = self
+                    .callers
+                    .get_mut(&number)
+                    .and_then(|h| h.iter_mut().find(|p| p.case == id.as_str()))
+                {
+                    p.class = Some(class.clone());
+                }
+                if counts_today {
+                    self.figures
+                        .classes
+                        .insert(id.as_str().to_string(), class.clone());
+                    self.figures.recompute();
+                }
+            }
+            Kind::Note { text, by } => c.notes.push(NoteView {
+                by: by.clone(),
+                at_ms: r.time_ms,
+                text: text.clone(),
+            }),
+            Kind::Located {
+                address,
+                lat,
+                lon,
+                source,
+                ..
+            } => {
+                c.location = Some(LocationView {
+                    address: address.clone(),
+                    lat: *lat,
+                    lon: *lon,
+                    source: source.clone(),
+                })
+            }
+            Kind::Ready { .. } => c.ready = true,
+            Kind::Recorded { path, sha256, .. } => {
+                c.recording = Some(path.clone());
+                c.recording_sha256 = Some(sha256.clone());
+            }
+            Kind::RecordingFailed { why } => c.recording = Some(format!("failed: {why}")),
+            Kind::Ended {
+                reason,
+                wait_ms,
+                talk_ms,
+                ..
+            } => {
+                c.ended_ms = Some(r.time_ms);
+                c.reason = Some(reason.as_str().to_string());
+                c.wait_ms = Some(*wait_ms);
+                c.talk_ms = Some(*talk_ms);
+                let answered = c.answered;
+                let past = PastCase {
+                    case: c.case.clone(),
+                    opened_ms: c.opened_ms,
+                    class: c.class.clone(),
+                    reason: c.reason.clone(),
+                };
+                let number = caller_number(&c.caller).to_string();
+                if let Some(done) = self.calls.remove(id) {
+                    self.ended.insert(id.clone(), done);
+                    self.ended_order.push_back(id.clone());
+                    while self.ended_order.len() > RECENT {
+                        if let Some(old) = self.ended_order.pop_front() {
+                            self.ended.remove(&old);
+                        }
+                    }
+                }
+                let h = self.callers.entry(number).or_default();
+                h.push_back(past);
+                while h.len() > PER_CALLER {
+                    h.pop_front();
+                }
+                if counts_today {
+                    let f = &mut self.figures;
+                    if answered {
+                        f.answered += 1;
+                        f.answer_ms_sum += wait_ms;
+                        for (k, limit) in [10_000, 15_000, 20_000].into_iter().enumerate() {
+                            if *wait_ms <= limit {
+                                f.counts[k] += 1;
+                            }
+                        }
+                    } else if *reason == crate::caselog::EndReason::Abandoned {
+                        f.abandoned += 1;
+                    }
+                    f.recompute();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A caller's earlier cases (newest first) and how many were pranks.
+    pub fn history(&self, number: &str) -> (Vec<PastCase>, usize) {
+        let list: Vec<PastCase> = self
+            .callers
+            .get(number)
+            .map(|h| h.iter().rev().cloned().collect())
+            .unwrap_or_default();
+        let pranks = list
+            .iter()
+            .filter(|p| p.class.as_deref() == Some("prank"))
+            .count();
+        (list, pranks)
     }
 }
 
-fn reason_name(r: EndReason) -> &'static str {
-    r.as_str()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caselog::EndReason;
+
+    // 2026-12-01 00:00 UTC; the centre is at UTC+7 (WIB).
+    const T0: u64 = 1_796_083_200_000;
+
+    fn rec(at_s: u64, case: &str, kind: Kind) -> Record {
+        Record {
+            time_ms: T0 + at_s * 1000,
+            case: Some(CaseId::from(case)),
+            kind,
+        }
+    }
+
+    fn opened(at_s: u64, case: &str, caller: &str) -> Record {
+        rec(
+            at_s,
+            case,
+            Kind::Opened {
+                caller: format!("sip:{caller}@telco"),
+                called: "sip:112@c".into(),
+                service: "112".into(),
+                trunk: "telco".into(),
+                from_seat: None,
+            },
+        )
+    }
+
+    fn ended(at_s: u64, case: &str, reason: EndReason, wait_s: u64) -> Record {
+        rec(
+            at_s,
+            case,
+            Kind::Ended {
+                reason,
+                wait_ms: wait_s * 1000,
+                talk_ms: 0,
+                seat: None,
+                queue: None,
+            },
+        )
+    }
+
+    fn answer(v: &mut View, case: &str, caller: &str, at_s: u64, wait_s: u64) {
+        v.record(&opened(at_s, case, caller));
+        v.record(&rec(
+            at_s + wait_s,
+            case,
+            Kind::Answered { seat: "op1".into() },
+        ));
+        v.record(&ended(
+            at_s + wait_s + 30,
+            case,
+            EndReason::Completed,
+            wait_s,
+        ));
+    }
+
+    #[test]
+    fn todays_figures_count_answer_times_abandons_and_false_calls() {
+        let mut v = View::with_offset(7);
+        answer(&mut v, "a", "0811", 0, 5);
+        answer(&mut v, "b", "0812", 100, 12);
+        answer(&mut v, "c", "0813", 200, 18);
+        answer(&mut v, "d", "0811", 300, 40);
+        v.record(&opened(400, "e", "0815"));
+        v.record(&ended(420, "e", EndReason::Abandoned, 20));
+        let classify = |case: &str, class: &str| {
+            rec(
+                500,
+                case,
+                Kind::Classified {
+                    class: class.into(),
+                    category: None,
+                    by: "op1".into(),
+                },
+            )
+        };
+        v.record(&classify("a", "prank"));
+        v.record(&classify("b", "emergency"));
+        v.record(&classify("a", "silent")); // a class can be corrected
+        let f = &v.figures;
+        assert_eq!(f.date, "2026-12-01");
+        assert_eq!((f.offered, f.answered, f.abandoned), (5, 4, 1));
+        assert_eq!(f.within_10s, Some(1.0 / 5.0));
+        assert_eq!(f.within_15s, Some(2.0 / 5.0));
+        assert_eq!(f.within_20s, Some(3.0 / 5.0));
+        assert_eq!(f.mean_answer_s, Some((5.0 + 12.0 + 18.0 + 40.0) / 4.0));
+        assert_eq!(f.abandoned_share, Some(0.2));
+        assert_eq!(f.false_share, Some(0.2), "a silent call, once");
+        assert_eq!(
+            f.by_class,
+            BTreeMap::from([("emergency".into(), 1), ("silent".into(), 1)])
+        );
+        // The caller's history, newest first, with the corrected class.
+        let (past, pranks) = v.history("0811");
+        let ids: Vec<&str> = past.iter().map(|p| p.case.as_str()).collect();
+        assert_eq!(ids, ["d", "a"]);
+        assert_eq!(past[1].class.as_deref(), Some("silent"));
+        assert_eq!(pranks, 0);
+        assert!(v.calls.is_empty() && v.case(&CaseId::from("e")).is_some());
+    }
+
+    #[test]
+    fn a_new_day_starts_new_figures_in_the_centres_time_zone() {
+        let mut v = View::with_offset(7);
+        answer(&mut v, "a", "0811", 0, 5);
+        // 17:00 UTC is midnight in WIB.
+        let next_day = 17 * 3600;
+        v.record(&opened(next_day, "b", "0812"));
+        assert_eq!(v.figures.date, "2026-12-02");
+        assert_eq!((v.figures.offered, v.figures.answered), (1, 0));
+        // An abandon counts on the day the call came in.
+        v.record(&ended(next_day + 5, "b", EndReason::Abandoned, 5));
+        assert_eq!(v.figures.abandoned, 1);
+    }
+
+    #[test]
+    fn a_boot_ends_the_calls_of_the_last_run() {
+        let mut v = View::new();
+        v.record(&opened(0, "a", "0811"));
+        assert_eq!(v.calls.len(), 1);
+        v.record(&Record {
+            time_ms: T0 + 10_000,
+            case: None,
+            kind: Kind::Boot { boot: 2 },
+        });
+        assert!(v.calls.is_empty());
+    }
 }

@@ -361,7 +361,7 @@ fn feature_codes_are_commands_with_who_may_issue_them() {
         .records
         .iter()
         .any(|r| r.case.as_ref().is_some_and(|c| c.as_str() == CASE1)
-            && matches!(&r.kind, Kind::Outcome { mark } if mark == "prank")));
+            && matches!(&r.kind, Kind::Outcome { mark, .. } if mark == "prank")));
     // The same commands from the console.
     let err = n.command(
         1,
@@ -499,4 +499,120 @@ fn a_sip_info_key_press_is_recorded_and_relayed() {
         &r.kind,
         Kind::Digit { side, digit, duration_ms: 160 } if side == "caller" && digit == "7"
     )));
+}
+
+#[test]
+fn an_operator_classifies_notes_locates_and_readies_its_own_call_only() {
+    let mut n = net("wrapup_s = 30", &[Answer::After(S(1)), Answer::Busy]);
+    n.call(1, "112");
+    n.advance(S(2));
+    let case = siaga112::caselog::CaseId::from(CASE1);
+    let op1 = || Actor::operator("op1");
+    // Ready needs a class first.
+    assert_eq!(
+        n.command(1, op1(), Command::Ready { case: case.clone() }),
+        Err(CommandError::WrongState("unclassified".into()))
+    );
+    let classify = |class: &str, category: Option<&str>| Command::Classify {
+        case: case.clone(),
+        class: class.into(),
+        category: category.map(Into::into),
+    };
+    assert!(matches!(
+        n.command(2, op1(), classify("emergency", Some("nope"))),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(matches!(
+        n.command(3, op1(), classify("urgent", None)),
+        Err(CommandError::Invalid(_))
+    ));
+    assert_eq!(
+        n.command(4, Actor::operator("op2"), classify("prank", None)),
+        Err(CommandError::UnknownCase),
+        "op2 never had this call"
+    );
+    assert_eq!(
+        n.command(5, op1(), classify("emergency", Some("kebakaran"))),
+        Ok(Done::Case { case: case.clone() })
+    );
+    let note = Command::Note {
+        case: case.clone(),
+        text: "  smoke from the roof, 3rd floor  ".into(),
+    };
+    assert!(n.command(6, op1(), note).is_ok());
+    let bad = Command::Locate {
+        case: case.clone(),
+        address: None,
+        lat: Some(-6.2),
+        lon: None,
+    };
+    assert!(matches!(
+        n.command(7, op1(), bad),
+        Err(CommandError::Invalid(_))
+    ));
+    let at = Command::Locate {
+        case: case.clone(),
+        address: Some("Jl. Merdeka 5".into()),
+        lat: Some(-6.2),
+        lon: Some(106.8),
+    };
+    assert!(n.command(8, op1(), at).is_ok());
+    // After the caller hangs up, in wrap-up, the case is still the seat's.
+    n.trunk_hangs_up(1);
+    assert!(n
+        .command(9, op1(), Command::Ready { case: case.clone() })
+        .is_ok());
+    // A supervisor may act on any case.
+    assert!(n
+        .command(
+            10,
+            Actor::supervisor("sup"),
+            Command::Note {
+                case: case.clone(),
+                text: "checked".into()
+            }
+        )
+        .is_ok());
+    let kinds = n.kinds_of(CASE1);
+    assert_eq!(
+        kinds,
+        [
+            "opened",
+            "queued",
+            "offered",
+            "answered",
+            "classified",
+            "note",
+            "located",
+            "ended",
+            "ready",
+            "note"
+        ]
+    );
+    let of_case: Vec<&Kind> = n
+        .records
+        .iter()
+        .filter(|r| r.case.as_ref().is_some_and(|c| c.as_str() == CASE1))
+        .map(|r| &r.kind)
+        .collect();
+    assert!(of_case.contains(&&Kind::Classified {
+        class: "emergency".into(),
+        category: Some("kebakaran".into()),
+        by: "op1".into()
+    }));
+    assert!(of_case.contains(&&Kind::Note {
+        text: "smoke from the roof, 3rd floor".into(),
+        by: "op1".into()
+    }));
+    assert!(of_case.contains(&&Kind::Located {
+        address: Some("Jl. Merdeka 5".into()),
+        lat: Some(-6.2),
+        lon: Some(106.8),
+        source: "operator".into(),
+        by: Some("op1".into())
+    }));
+    assert!(of_case.contains(&&Kind::Note {
+        text: "checked".into(),
+        by: "sup".into()
+    }));
 }

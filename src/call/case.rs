@@ -68,10 +68,19 @@ impl EndedSummary {
     }
 }
 
-/// The cases each seat handled lately, newest last: (case, caller).
+/// A case a seat handled.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub case: CaseId,
+    pub caller: String,
+    /// Its class, once an operator set one.
+    pub class: Option<String>,
+}
+
+/// The cases each seat handled lately, newest last.
 #[derive(Debug)]
 pub struct History {
-    seats: Vec<VecDeque<(CaseId, String)>>,
+    seats: Vec<VecDeque<Handled>>,
 }
 
 impl History {
@@ -81,28 +90,35 @@ impl History {
         }
     }
 
-    fn push(&mut self, seat: SeatId, case: CaseId, caller: String) {
+    fn push(&mut self, seat: SeatId, entry: Handled) {
         let h = &mut self.seats[seat];
         if h.len() == HISTORY_PER_SEAT {
             h.pop_front();
         }
-        h.push_back((case, caller));
+        h.push_back(entry);
     }
 
     /// The seat's last case, or the given one if the seat handled it.
-    pub fn find(&self, seat: SeatId, case: Option<&CaseId>) -> Option<&(CaseId, String)> {
+    pub fn find(&self, seat: SeatId, case: Option<&CaseId>) -> Option<&Handled> {
         let h = &self.seats[seat];
         match case {
             None => h.back(),
-            Some(c) => h.iter().rev().find(|(id, _)| id == c),
+            Some(c) => h.iter().rev().find(|e| &e.case == c),
         }
     }
 
-    /// Any seat's recent case of that id (a supervisor's mark).
-    pub fn find_any(&self, case: &CaseId) -> Option<&(CaseId, String)> {
+    /// Any seat's recent case of that id (a supervisor's action).
+    pub fn find_any(&self, case: &CaseId) -> Option<&Handled> {
         self.seats
             .iter()
-            .find_map(|h| h.iter().rev().find(|(id, _)| id == case))
+            .find_map(|h| h.iter().rev().find(|e| &e.case == case))
+    }
+
+    /// The same, to change (a class set in wrap-up).
+    pub fn find_any_mut(&mut self, case: &CaseId) -> Option<&mut Handled> {
+        self.seats
+            .iter_mut()
+            .find_map(|h| h.iter_mut().rev().find(|e| &e.case == case))
     }
 }
 
@@ -153,7 +169,7 @@ impl B2bua {
                 Kind::Opened { caller, .. } => {
                     callers.insert(case.as_str(), caller.as_str());
                 }
-                Kind::Outcome { mark } if mark == "prank" => {
+                Kind::Outcome { mark, .. } if mark == "prank" => {
                     if let Some(caller) = callers.get(case.as_str()) {
                         self.pranks.add(caller, r.time_ms);
                     }
@@ -203,7 +219,14 @@ impl B2bua {
                     .map(|t| now.saturating_duration_since(t))
                     .unwrap_or_default();
                 self.acd.call_ended(s, talk, wrapup, now);
-                self.history.push(s, c.case.clone(), c.caller.clone());
+                self.history.push(
+                    s,
+                    Handled {
+                        case: c.case.clone(),
+                        caller: c.caller.clone(),
+                        class: c.class.clone(),
+                    },
+                );
             }
         }
         self.acd.remove_call(id, now);
@@ -262,9 +285,14 @@ mod tests {
     fn history_keeps_the_last_cases_of_each_seat() {
         let mut h = History::new(2);
         for i in 0..20u64 {
-            h.push(0, CaseId::new(1, i), format!("sip:{i}@x"));
+            let entry = Handled {
+                case: CaseId::new(1, i),
+                caller: format!("sip:{i}@x"),
+                class: None,
+            };
+            h.push(0, entry);
         }
-        assert_eq!(h.find(0, None).unwrap().0, CaseId::new(1, 19));
+        assert_eq!(h.find(0, None).unwrap().case, CaseId::new(1, 19));
         assert!(h.find(0, Some(&CaseId::new(1, 3))).is_none(), "forgotten");
         assert!(h.find(0, Some(&CaseId::new(1, 10))).is_some());
         assert!(h.find(1, None).is_none());

@@ -1,24 +1,35 @@
 //! Operator commands applied to seats and cases: the console's buttons and
 //! the softphone's feature codes both end here. Who may issue a command is
 //! the operator module's rule; what it does to a seat or a case is here,
-//! where the ACD and the calls are.
+//! where the ACD and the calls are. Every change is a record naming who
+//! made it.
 
 use super::B2bua;
-use crate::acd::SeatState;
-use crate::caselog::Kind;
-use crate::operator::{Actor, Command, CommandError, Done};
+use crate::acd::{SeatId, SeatState};
+use crate::caselog::{CaseId, Kind};
+use crate::operator::{Actor, Command, CommandError, Done, Role};
 use std::time::Instant;
 
 impl B2bua {
-    /// Carries out `cmd` for `by`, or says why not. Every change is a
-    /// record (who did it is in the engine's log line; the case log keeps
-    /// the seat's new state or the case's mark).
+    /// Carries out `cmd` for `by`, or says why not.
     pub fn apply(&mut self, now: Instant, by: &Actor, cmd: Command) -> Result<Done, CommandError> {
         cmd.authorize(by)?;
-        let seat = self
-            .acd
-            .seat_id(cmd.seat())
-            .ok_or(CommandError::UnknownSeat)?;
+        match cmd.seat() {
+            Some(seat) => {
+                let seat = self.acd.seat_id(seat).ok_or(CommandError::UnknownSeat)?;
+                self.seat_command(now, by, seat, cmd)
+            }
+            None => self.case_command(now, by, cmd),
+        }
+    }
+
+    fn seat_command(
+        &mut self,
+        now: Instant,
+        by: &Actor,
+        seat: SeatId,
+        cmd: Command,
+    ) -> Result<Done, CommandError> {
         let wrong = |b: &B2bua| CommandError::WrongState(b.seat_status(seat).phase.as_str().into());
         match cmd {
             Command::Pause { reason, .. } => {
@@ -36,30 +47,21 @@ impl B2bua {
             Command::LogOut { .. } => self.acd.seat_logout(seat),
             Command::Mark { case, mark, .. } => {
                 let found = match &case {
-                    Some(c) => self
-                        .calls
-                        .by_case(c)
-                        .and_then(|id| self.calls.get(id))
-                        .filter(|call| {
-                            call.answered_leg()
-                                .is_some_and(|l| l.role == super::Role::Seat(seat))
-                                || matches!(by.role, crate::operator::Role::Supervisor)
-                        })
-                        .map(|call| (call.case.clone(), call.caller.clone()))
-                        .or_else(|| self.history.find(seat, Some(c)).cloned())
-                        .or_else(|| {
-                            matches!(by.role, crate::operator::Role::Supervisor)
-                                .then(|| self.history.find_any(c).cloned())
-                                .flatten()
-                        }),
-                    None => self.history.find(seat, None).cloned(),
+                    Some(c) => self.case_of(by, Some(seat), c),
+                    None => self
+                        .history
+                        .find(seat, None)
+                        .map(|h| (h.case.clone(), h.caller.clone())),
                 };
                 let (case, caller) = found.ok_or(CommandError::UnknownCase)?;
                 tracing::info!(case = %case, seat = %self.seat_name(seat), by = %by.user, %mark, "call marked");
                 self.record(
                     now,
                     Some(case.clone()),
-                    Kind::Outcome { mark: mark.clone() },
+                    Kind::Outcome {
+                        mark: mark.clone(),
+                        by: Some(by.user.clone()),
+                    },
                 );
                 if mark == "prank" {
                     let ms = self.wall_ms(now);
@@ -67,10 +69,134 @@ impl B2bua {
                 }
                 return Ok(Done::Marked { case, mark });
             }
+            _ => return Err(CommandError::Invalid("not a seat command".into())),
         }
         let status = self.seat_status(seat);
         tracing::info!(seat = %status.seat, by = %by.user, state = status.phase.as_str(), "seat command");
         self.seat_record(now, seat, None);
         Ok(Done::Seat(status))
+    }
+
+    /// A case the actor may act on: (case, caller). An operator: a call its
+    /// seat has answered, or one it handled lately; a supervisor: any call
+    /// in progress or handled lately.
+    fn case_of(&self, by: &Actor, seat: Option<SeatId>, case: &CaseId) -> Option<(CaseId, String)> {
+        let mine = |s: SeatId| {
+            let live = self
+                .calls
+                .by_case(case)
+                .and_then(|id| self.calls.get(id))
+                .filter(|c| {
+                    c.answered_leg()
+                        .is_some_and(|l| l.role == super::Role::Seat(s))
+                        || c.legs.iter().any(|l| l.role == super::Role::Seat(s))
+                });
+            live.map(|c| (c.case.clone(), c.caller.clone()))
+                .or_else(|| {
+                    self.history
+                        .find(s, Some(case))
+                        .map(|h| (h.case.clone(), h.caller.clone()))
+                })
+        };
+        match &by.role {
+            Role::Supervisor => self
+                .calls
+                .by_case(case)
+                .and_then(|id| self.calls.get(id))
+                .map(|c| (c.case.clone(), c.caller.clone()))
+                .or_else(|| {
+                    self.history
+                        .find_any(case)
+                        .map(|h| (h.case.clone(), h.caller.clone()))
+                }),
+            Role::Operator { seat: name } => {
+                let s = seat.or_else(|| self.acd.seat_id(name))?;
+                mine(s)
+            }
+            Role::Agency { .. } => None,
+        }
+    }
+
+    fn case_command(
+        &mut self,
+        now: Instant,
+        by: &Actor,
+        cmd: Command,
+    ) -> Result<Done, CommandError> {
+        let case = cmd.case().cloned().ok_or(CommandError::UnknownCase)?;
+        let (case, caller) = self
+            .case_of(by, None, &case)
+            .ok_or(CommandError::UnknownCase)?;
+        let kind = match cmd {
+            Command::Classify {
+                class, category, ..
+            } => {
+                if let Some(c) = &category {
+                    if !self.cfg.categories.iter().any(|k| &k.id == c) {
+                        return Err(CommandError::Invalid(format!(
+                            "{c:?} is not a configured category"
+                        )));
+                    }
+                }
+                self.set_class(&case, &class);
+                if class == "prank" {
+                    let ms = self.wall_ms(now);
+                    self.pranks.add(&caller, ms);
+                }
+                Kind::Classified {
+                    class,
+                    category,
+                    by: by.user.clone(),
+                }
+            }
+            Command::Note { text, .. } => Kind::Note {
+                text: text.trim().to_string(),
+                by: by.user.clone(),
+            },
+            Command::Locate {
+                address, lat, lon, ..
+            } => Kind::Located {
+                address: address
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
+                lat,
+                lon,
+                source: "operator".into(),
+                by: Some(by.user.clone()),
+            },
+            Command::Ready { .. } => {
+                if self.class_of(&case).is_none() {
+                    return Err(CommandError::WrongState("unclassified".into()));
+                }
+                Kind::Ready {
+                    by: by.user.clone(),
+                }
+            }
+            _ => return Err(CommandError::Invalid("not a case command".into())),
+        };
+        tracing::info!(case = %case, by = %by.user, "case updated");
+        self.record(now, Some(case.clone()), kind);
+        Ok(Done::Case { case })
+    }
+
+    fn set_class(&mut self, case: &CaseId, class: &str) {
+        if let Some(c) = self
+            .calls
+            .by_case(case)
+            .and_then(|id| self.calls.get_mut(id))
+        {
+            c.class = Some(class.to_string());
+        }
+        if let Some(h) = self.history.find_any_mut(case) {
+            h.class = Some(class.to_string());
+        }
+    }
+
+    fn class_of(&self, case: &CaseId) -> Option<String> {
+        self.calls
+            .by_case(case)
+            .and_then(|id| self.calls.get(id))
+            .and_then(|c| c.class.clone())
+            .or_else(|| self.history.find_any(case).and_then(|h| h.class.clone()))
     }
 }

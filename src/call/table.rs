@@ -51,6 +51,8 @@ pub struct Call {
     /// We answered the trunk (200) before a seat did, to play prompts to a
     /// trunk that takes no early media.
     pub trunk_answered: bool,
+    /// What an operator classified the call as.
+    pub class: Option<String>,
     pub offers: u32,
 }
 

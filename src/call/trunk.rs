@@ -93,6 +93,7 @@ impl B2bua {
                 reinvite_pending: false,
                 media,
                 trunk_answered: false,
+                class: None,
                 offers: 0,
             },
         );

@@ -48,6 +48,20 @@ pub struct Case {
     pub recording: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_sha256: Option<String>,
+    /// The operator's class ("emergency", "prank", ...) and category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Notes, each "by: text".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The last location: address and/or "lat,lon", with its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Marked ready for dispatch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ready: bool,
 }
 
 /// Folds records into one [`Case`] per case id, in the order the cases first
@@ -114,7 +128,7 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                     c.queue = queue;
                 }
             }
-            Kind::Outcome { mark } => c.marks.push(mark),
+            Kind::Outcome { mark, .. } => c.marks.push(mark),
             Kind::Suggested { mark } => c.suggested.push(mark),
             Kind::Digit { side, digit, .. } => c.digits.push(format!("{side}:{digit}")),
             Kind::Media { note } => c.media_notes.push(note),
@@ -123,6 +137,27 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                 c.recording_sha256 = Some(sha256);
             }
             Kind::RecordingFailed { why } => c.recording = Some(format!("failed: {why}")),
+            Kind::Classified {
+                class, category, ..
+            } => {
+                c.class = Some(class);
+                c.category = category;
+            }
+            Kind::Note { text, by } => c.notes.push(format!("{by}: {text}")),
+            Kind::Located {
+                address,
+                lat,
+                lon,
+                source,
+                ..
+            } => {
+                let mut parts: Vec<String> = address.into_iter().collect();
+                if let (Some(lat), Some(lon)) = (lat, lon) {
+                    parts.push(format!("{lat:.6},{lon:.6}"));
+                }
+                c.location = Some(format!("{} ({source})", parts.join(" ")));
+            }
+            Kind::Ready { .. } => c.ready = true,
             Kind::Boot { .. } | Kind::Seat { .. } | Kind::Unknown => {}
         }
     }

@@ -99,7 +99,7 @@ impl fmt::Display for EndReason {
 }
 
 /// What happened. Serialized flat into the line, tagged by `"event"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Kind {
     /// A run started (written by [`Journal::open`]; no case).
@@ -140,6 +140,39 @@ pub enum Kind {
     /// A seat marks a case ("prank", "silent", ...).
     Outcome {
         mark: String,
+        /// Who (absent in journals before stage 2: the seat of the call).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// What the call turned out to be (emergency, information, prank...)
+    /// and the kind of emergency (kebakaran, kecelakaan...).
+    Classified {
+        class: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        by: String,
+    },
+    /// A note an operator wrote.
+    Note {
+        text: String,
+        by: String,
+    },
+    /// Where the emergency is: an address and/or coordinates, from the
+    /// operator or from the call itself (`source`: "operator", "pidf").
+    Located {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lat: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lon: Option<f64>,
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// The case is ready to hand to an agency.
+    Ready {
+        by: String,
     },
     /// The engine suggests a mark for the operator to confirm (a caller
     /// silent since the answer: "silent"); never acted on by itself.
@@ -194,7 +227,7 @@ fn one_spelling<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 }
 
 /// One journal line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Unix milliseconds; on disk the string `"time"`, RFC 3339 UTC with
     /// milliseconds (`2026-11-22T10:00:00.123Z`).

@@ -36,7 +36,7 @@ pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaseLogError
 // ---------------------------------------------------------------- recovery
 
 /// What reading a journal found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovery {
     /// From [`Journal::open`]: this run's boot number. From [`read_journal`]:
     /// the number the next run would get. Either way, one more than the

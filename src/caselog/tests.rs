@@ -119,6 +119,7 @@ fn every_event_round_trips_and_reading_is_forward_compatible() {
         Some("x"),
         Kind::Outcome {
             mark: "prank".into(),
+            by: None,
         },
     ));
     all.push(rec(
@@ -408,6 +409,7 @@ fn fold_abandoned_ordering_and_unknown_cases() {
         Some("ghost"),
         Kind::Outcome {
             mark: "prank".into(),
+            by: None,
         },
     ));
     all.push(rec(
@@ -423,6 +425,7 @@ fn fold_abandoned_ordering_and_unknown_cases() {
         Some("ghost"),
         Kind::Outcome {
             mark: "silent".into(),
+            by: None,
         },
     ));
     let cases = fold(all);
@@ -586,7 +589,31 @@ fn event() -> impl Strategy<Value = Kind> {
                 seat,
                 queue,
             }),
-        text().prop_map(|mark| Kind::Outcome { mark }),
+        (text(), proptest::option::of(text())).prop_map(|(mark, by)| Kind::Outcome { mark, by }),
+        (text(), proptest::option::of(text()), text()).prop_map(|(class, category, by)| {
+            Kind::Classified {
+                class,
+                category,
+                by,
+            }
+        }),
+        (text(), text()).prop_map(|(text, by)| Kind::Note { text, by }),
+        (
+            proptest::option::of(text()),
+            proptest::option::of(-92_160i32..92_160),
+            proptest::option::of(-184_320i32..184_320),
+            text(),
+            text()
+        )
+            .prop_map(|(address, lat, lon, source, by)| Kind::Located {
+                by: Some(by),
+                address,
+                // Binary fractions: exact in JSON both ways.
+                lat: lat.map(|v| f64::from(v) / 1024.0),
+                lon: lon.map(|v| f64::from(v) / 1024.0),
+                source,
+            }),
+        text().prop_map(|by| Kind::Ready { by }),
         (text(), text(), proptest::option::of(text())).prop_map(|(seat, state, reason)| {
             Kind::Seat {
                 seat,

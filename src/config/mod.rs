@@ -23,6 +23,50 @@ pub struct Config {
     pub media: MediaConfig,
     pub recording: RecordingConfig,
     pub prompts: PromptsConfig,
+    /// The kinds of emergency an operator picks from.
+    pub categories: Vec<CategoryConfig>,
+    pub http: HttpConfig,
+    /// Console users besides the seats' operators.
+    pub users: Vec<UserConfig>,
+}
+
+/// A kind of emergency (`kebakaran`...), with its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryConfig {
+    pub id: String,
+    pub id_label: String,
+    pub en_label: String,
+}
+
+/// The console and /metrics.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// None: no console.
+    pub listen: Option<SocketAddr>,
+    /// /metrics on a socket of its own (where only the monitoring host
+    /// reaches it); None: on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The key that signs session cookies (made on first start).
+    pub session_key: PathBuf,
+    pub session_hours: u64,
+    /// The console's default language.
+    pub lang: String,
+}
+
+/// A console user that is no seat: a supervisor or agency staff.
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: UserRole,
+    /// An argon2 PHC string (`siaga112 hash-password`).
+    pub password_hash: String,
+    pub agency: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRole {
+    Supervisor,
+    Agency,
 }
 
 /// Where and how the engine speaks SIP.

@@ -27,6 +27,53 @@ pub(super) struct RawConfig {
     pub(super) recording: RawRecording,
     #[serde(default)]
     pub(super) prompts: RawPrompts,
+    #[serde(default, rename = "category")]
+    pub(super) categories: Vec<RawCategory>,
+    #[serde(default)]
+    pub(super) http: Option<RawHttp>,
+    #[serde(default, rename = "user")]
+    pub(super) users: Vec<RawUser>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCategory {
+    pub(super) id: String,
+    pub(super) id_label: String,
+    pub(super) en_label: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub(super) listen: String,
+    #[serde(default)]
+    pub(super) metrics_listen: Option<String>,
+    #[serde(default = "default_session_key")]
+    pub(super) session_key: String,
+    #[serde(default = "default_session_hours")]
+    pub(super) session_hours: u64,
+    #[serde(default = "default_lang")]
+    pub(super) lang: String,
+}
+pub(super) fn default_session_key() -> String {
+    "var/session.key".into()
+}
+pub(super) fn default_session_hours() -> u64 {
+    12
+}
+pub(super) fn default_lang() -> String {
+    "id".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUser {
+    pub(super) name: String,
+    pub(super) role: String,
+    pub(super) password_hash: String,
+    #[serde(default)]
+    pub(super) agency: Option<String>,
 }
 
 #[derive(Deserialize)]

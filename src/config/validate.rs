@@ -59,6 +59,9 @@ impl RawConfig {
             dir: PathBuf::from(self.prompts.dir),
             language: self.prompts.language,
         };
+        let categories = categories(self.categories)?;
+        let http = http(self.http)?;
+        let users = users(self.users, &seats)?;
         let acd = acd(self.acd)?;
         Ok(Config {
             sip,
@@ -72,6 +75,9 @@ impl RawConfig {
             media,
             recording,
             prompts,
+            categories,
+            http,
+            users,
         })
     }
 }
@@ -278,6 +284,140 @@ fn is_name(s: &str) -> bool {
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The categories of Indonesian 112 practice, used when none are configured.
+const DEFAULT_CATEGORIES: &[(&str, &str, &str)] = &[
+    ("kebakaran", "Kebakaran", "Fire"),
+    ("kriminal", "Kriminal", "Crime"),
+    ("kecelakaan", "Kecelakaan", "Traffic accident"),
+    ("ambulans", "Ambulans", "Ambulance"),
+    ("medis", "Kedaruratan medis", "Medical emergency"),
+    ("bencana", "Bencana alam", "Natural disaster"),
+    ("banjir", "Banjir", "Flood"),
+    ("kdrt", "KDRT", "Domestic violence"),
+    ("pohon-tumbang", "Pohon tumbang", "Fallen tree"),
+    ("hewan-liar", "Hewan liar", "Wild animal"),
+    ("orang-hilang", "Orang hilang", "Missing person"),
+    ("ketertiban", "Gangguan ketertiban", "Public disorder"),
+    ("lainnya", "Lainnya", "Other"),
+];
+
+/// `[[category]]`, or the defaults.
+fn categories(raw: Vec<RawCategory>) -> Result<Vec<CategoryConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Ok(DEFAULT_CATEGORIES
+            .iter()
+            .map(|(id, l, e)| CategoryConfig {
+                id: id.to_string(),
+                id_label: l.to_string(),
+                en_label: e.to_string(),
+            })
+            .collect());
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        if !is_name(&c.id) || !seen.insert(c.id.clone()) {
+            return Err(invalid(
+                format!("category[{i}].id"),
+                format!("{:?} must be a unique name of a-z, 0-9, - and _", c.id),
+            ));
+        }
+        if c.id_label.trim().is_empty() || c.en_label.trim().is_empty() {
+            return Err(invalid(
+                format!("category[{i}].id_label"),
+                "labels must not be empty",
+            ));
+        }
+        out.push(CategoryConfig {
+            id: c.id,
+            id_label: c.id_label,
+            en_label: c.en_label,
+        });
+    }
+    Ok(out)
+}
+
+/// `[http]`: absent, no console.
+fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
+    let Some(h) = raw else {
+        return Ok(HttpConfig {
+            listen: None,
+            metrics_listen: None,
+            session_key: PathBuf::from(super::raw::default_session_key()),
+            session_hours: 12,
+            lang: "id".into(),
+        });
+    };
+    let addr = |key: &str, v: &str| {
+        v.trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid(key, format!("{v:?} is not ADDRESS:PORT")))
+    };
+    let listen = addr("http.listen", &h.listen)?;
+    let metrics_listen = h
+        .metrics_listen
+        .as_deref()
+        .map(|m| addr("http.metrics_listen", m))
+        .transpose()?;
+    if !(1..=72).contains(&h.session_hours) {
+        return Err(invalid("http.session_hours", "must be 1 to 72"));
+    }
+    if h.lang != "id" && h.lang != "en" {
+        return Err(invalid("http.lang", "must be \"id\" or \"en\""));
+    }
+    Ok(HttpConfig {
+        listen: Some(listen),
+        metrics_listen,
+        session_key: PathBuf::from(h.session_key),
+        session_hours: h.session_hours,
+        lang: h.lang,
+    })
+}
+
+/// `[[user]]`: names unique, and no seat's.
+fn users(raw: Vec<RawUser>, seats: &[SeatConfig]) -> Result<Vec<UserConfig>, ConfigError> {
+    let mut seen: HashSet<String> = seats.iter().map(|s| s.user.clone()).collect();
+    let mut out = Vec::new();
+    for (i, u) in raw.into_iter().enumerate() {
+        let key = |k: &str| format!("user[{i}].{k}");
+        if !is_sip_user(&u.name) || !seen.insert(u.name.clone()) {
+            return Err(invalid(
+                key("name"),
+                format!(
+                    "{:?} must be a unique user name (seats' names are taken)",
+                    u.name
+                ),
+            ));
+        }
+        let role = match u.role.as_str() {
+            "supervisor" => UserRole::Supervisor,
+            "agency" => UserRole::Agency,
+            other => {
+                return Err(invalid(
+                    key("role"),
+                    format!("{other:?} is not \"supervisor\" or \"agency\""),
+                ))
+            }
+        };
+        if !u.password_hash.starts_with("$argon2") {
+            return Err(invalid(
+                key("password_hash"),
+                "must be an argon2 hash (siaga112 hash-password)",
+            ));
+        }
+        if role == UserRole::Agency && u.agency.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            return Err(invalid(key("agency"), "an agency user needs its agency"));
+        }
+        out.push(UserConfig {
+            name: u.name,
+            role,
+            password_hash: u.password_hash,
+            agency: u.agency,
+        });
+    }
+    Ok(out)
 }
 
 /// `[media]`.

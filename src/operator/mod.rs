@@ -48,8 +48,23 @@ pub enum Role {
     Agency { agency: String },
 }
 
+/// What a call turned out to be (DESIGN: class).
+pub const CLASSES: &[&str] = &[
+    "emergency",
+    "information",
+    "complaint",
+    "prank",
+    "silent",
+    "accidental",
+    "dropped",
+    "test",
+];
+
+/// Classes that are no real call for help (the "false calls" share).
+pub const FALSE_CLASSES: &[&str] = &["prank", "silent", "accidental"];
+
 /// Something a person asks the core to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Stop taking calls for a while (`reason`: break, meal, training...).
     Pause { seat: String, reason: String },
@@ -64,28 +79,99 @@ pub enum Command {
         case: Option<CaseId>,
         mark: String,
     },
+    /// Set a case's class (one of [`CLASSES`]) and category (one of the
+    /// configured ones).
+    Classify {
+        case: CaseId,
+        class: String,
+        category: Option<String>,
+    },
+    /// Add a note to a case.
+    Note { case: CaseId, text: String },
+    /// Where the emergency is: an address, coordinates, or both.
+    Locate {
+        case: CaseId,
+        address: Option<String>,
+        lat: Option<f64>,
+        lon: Option<f64>,
+    },
+    /// The case is ready for dispatch (it needs a class).
+    Ready { case: CaseId },
 }
 
 impl Command {
-    /// The seat the command is about.
-    pub fn seat(&self) -> &str {
+    /// The seat the command is about (None: a case command).
+    pub fn seat(&self) -> Option<&str> {
         match self {
             Command::Pause { seat, .. }
             | Command::Unpause { seat }
             | Command::LogOut { seat }
-            | Command::Mark { seat, .. } => seat,
+            | Command::Mark { seat, .. } => Some(seat),
+            _ => None,
+        }
+    }
+
+    /// The case the command is about, if it names one.
+    pub fn case(&self) -> Option<&CaseId> {
+        match self {
+            Command::Mark { case, .. } => case.as_ref(),
+            Command::Classify { case, .. }
+            | Command::Note { case, .. }
+            | Command::Locate { case, .. }
+            | Command::Ready { case } => Some(case),
+            _ => None,
         }
     }
 
     /// Checks what can be checked without the core's state: who may issue
-    /// it, and whether its words are well formed.
+    /// it, and whether its words are well formed. (That an operator's case
+    /// command is about a call of its own seat is the core's to check.)
     pub fn authorize(&self, by: &Actor) -> Result<(), CommandError> {
-        match &by.role {
-            Role::Supervisor => {}
-            Role::Operator { seat } if seat == self.seat() => {}
+        match (&by.role, self.seat()) {
+            (Role::Supervisor, _) => {}
+            (Role::Operator { seat }, Some(s)) if seat == s => {}
+            (Role::Operator { .. }, None) => {}
             _ => return Err(CommandError::NotAllowed),
         }
         match self {
+            Command::Classify { class, .. } if !CLASSES.contains(&class.as_str()) => Err(
+                CommandError::Invalid(format!("{class:?} is not one of {}", CLASSES.join(", "))),
+            ),
+            Command::Note { text, .. } if text.trim().is_empty() || text.chars().count() > 2000 => {
+                Err(CommandError::Invalid(
+                    "a note is 1 to 2,000 characters".into(),
+                ))
+            }
+            Command::Locate {
+                address, lat, lon, ..
+            } => {
+                let coords = match (lat, lon) {
+                    (Some(a), Some(o)) => {
+                        if !(-90.0..=90.0).contains(a) || !(-180.0..=180.0).contains(o) {
+                            return Err(CommandError::Invalid(
+                                "latitude is -90..90 and longitude -180..180".into(),
+                            ));
+                        }
+                        true
+                    }
+                    (None, None) => false,
+                    _ => {
+                        return Err(CommandError::Invalid(
+                            "latitude and longitude go together".into(),
+                        ))
+                    }
+                };
+                let addr = address.as_ref().is_some_and(|a| !a.trim().is_empty());
+                if address.as_ref().is_some_and(|a| a.chars().count() > 500) {
+                    return Err(CommandError::Invalid(
+                        "an address is at most 500 characters".into(),
+                    ));
+                }
+                if !addr && !coords {
+                    return Err(CommandError::Invalid("an address or coordinates".into()));
+                }
+                Ok(())
+            }
             Command::Pause { reason, .. } if !is_word(reason) => Err(CommandError::Invalid(
                 "a pause reason is 1-32 of a-z, 0-9 and -".into(),
             )),
@@ -110,6 +196,8 @@ pub enum Done {
     Seat(SeatStatus),
     /// The case was marked.
     Marked { case: CaseId, mark: String },
+    /// The case command was recorded.
+    Case { case: CaseId },
 }
 
 /// Why a command was not carried out.
