@@ -101,6 +101,47 @@ async fn shutdown_signal() {
     }
 }
 
+/// `siaga112 hash-password`: the PHC string for a `[[user]]`.
+pub fn hash_password() -> ExitCode {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ");
+        let again = rpassword::prompt_password("again: ");
+        match (first, again) {
+            (Ok(a), Ok(b)) if a == b => a,
+            (Ok(_), Ok(_)) => {
+                eprintln!("siaga112: the two passwords differ");
+                return ExitCode::from(2);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("siaga112: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let mut line = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            eprintln!("siaga112: {e}");
+            return ExitCode::FAILURE;
+        }
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.chars().count() < 8 {
+        eprintln!("siaga112: a password is at least 8 characters");
+        return ExitCode::from(2);
+    }
+    match engine::http::users::hash_password(&password) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("siaga112: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `siaga112 cases`: every case folded from the journal, newest last.
 pub fn cases(path: &Path, json: bool) -> ExitCode {
     let cfg = match Config::load(path) {
@@ -131,7 +172,7 @@ pub fn cases(path: &Path, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8} {:>8} {:<10}",
+        "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8} {:>8} {:<13} {:<12}",
         "case",
         "opened",
         "caller",
@@ -141,11 +182,12 @@ pub fn cases(path: &Path, json: bool) -> ExitCode {
         "offers",
         "wait_s",
         "talk_s",
-        "result"
+        "result",
+        "class"
     );
     for c in &cases {
         println!(
-            "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8.1} {:>8.1} {:<10}",
+            "{:<12} {:<24} {:<20} {:<14} {:<12} {:<10} {:>7} {:>8.1} {:>8.1} {:<13} {:<12}",
             c.id,
             c.opened.as_deref().unwrap_or("-"),
             c.caller.trim_start_matches("sip:"),
@@ -156,6 +198,7 @@ pub fn cases(path: &Path, json: bool) -> ExitCode {
             c.wait_ms as f64 / 1000.0,
             c.talk_ms as f64 / 1000.0,
             c.reason.map(|r| r.as_str()).unwrap_or("open"),
+            c.class.as_deref().unwrap_or("-"),
         );
     }
     ExitCode::SUCCESS

@@ -36,6 +36,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print an argon2 hash of a password, for a `[[user]]`'s
+    /// `password_hash` (asks for it; or reads one line from a pipe).
+    HashPassword,
     /// Check a configuration file and exit (0 when valid).
     CheckConfig {
         #[arg(long, default_value = "config/siaga112.toml")]
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
         Command::Run { config } => siaga112::cli::run(&config),
         Command::CheckConfig { config } => siaga112::cli::check_config(&config),
         Command::Cases { config, json } => siaga112::cli::cases(&config, json),
+        Command::HashPassword => siaga112::cli::hash_password(),
     }
 }

@@ -57,10 +57,41 @@ pub struct CaseView {
     pub location: Option<LocationView>,
     pub ready: bool,
     pub digits: Vec<String>,
-    pub recording: Option<String>,
-    pub recording_sha256: Option<String>,
+    pub recording: Option<RecordingView>,
     pub wait_ms: Option<u64>,
     pub talk_ms: Option<u64>,
+    /// Seats the call was shown to (offered or answered), first first: they
+    /// are told when it moves on or ends.
+    #[serde(skip)]
+    pub seen_by: Vec<Arc<str>>,
+    /// The case's records, for its detail.
+    #[serde(skip)]
+    pub records: Vec<Arc<Record>>,
+}
+
+impl CaseView {
+    fn seen(&mut self, seat: &str) {
+        if !self.seen_by.iter().any(|s| &**s == seat) {
+            self.seen_by.push(seat.into());
+        }
+    }
+
+    /// Whether an operator of `seat` may see this case: it was offered to,
+    /// answered by or placed from that seat.
+    pub fn concerns(&self, seat: &str) -> bool {
+        self.seen_by.iter().any(|s| &**s == seat) || self.from_seat.as_deref() == Some(seat)
+    }
+}
+
+/// A case's recording, or why there is none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RecordingView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// One earlier case of a caller.
@@ -168,6 +199,21 @@ impl View {
             .to_string()
     }
 
+    /// The clock moved to `now_ms` with no record: a new day starts new
+    /// figures at the centre's midnight. True when it did.
+    pub fn tick(&mut self, now_ms: u64) -> bool {
+        self.now_ms = self.now_ms.max(now_ms);
+        let today = self.day_of(self.now_ms);
+        if today <= self.figures.date {
+            return false;
+        }
+        self.figures = Figures {
+            date: today,
+            ..Figures::default()
+        };
+        true
+    }
+
     /// A live or lately ended case.
     pub fn case(&self, id: &CaseId) -> Option<&CaseView> {
         self.calls.get(id).or_else(|| self.ended.get(id))
@@ -190,8 +236,13 @@ impl View {
                 self.queues.insert(q.queue.clone(), q.clone());
             }
             Event::Call(c) => {
-                if let (Some(call), Some(seat)) = (self.calls.get_mut(&c.case), &c.seat) {
-                    call.seat = Some(seat.to_string());
+                if let Some(call) = self.calls.get_mut(&c.case) {
+                    if !call.answered || c.seat.is_some() {
+                        call.seat = c.seat.as_ref().map(|s| s.to_string());
+                    }
+                    if let Some(s) = &c.seat {
+                        call.seen(s);
+                    }
                 }
             }
             Event::Case(r) => self.record(r),
@@ -199,10 +250,10 @@ impl View {
     }
 
     /// A case record (live, or replayed from the journal at start).
-    pub fn record(&mut self, r: &Record) {
+    pub fn record(&mut self, r: &Arc<Record>) {
         self.now_ms = self.now_ms.max(r.time_ms);
         let today = self.day_of(r.time_ms);
-        if self.figures.date != today {
+        if today > self.figures.date {
             self.figures = Figures {
                 date: today.clone(),
                 ..Figures::default()
@@ -232,6 +283,7 @@ impl View {
                     service: service.clone(),
                     from_seat: from_seat.clone(),
                     opened_ms: r.time_ms,
+                    records: vec![r.clone()],
                     ..CaseView::default()
                 },
             );
@@ -254,13 +306,18 @@ impl View {
         let Some(c) = c else {
             return;
         };
+        c.records.push(r.clone());
         match &r.kind {
             Kind::Queued { queue, priority } => {
                 c.queue.clone_from(queue);
                 c.priority = *priority;
             }
-            Kind::Offered { seat } if !c.answered => c.seat = Some(seat.clone()),
+            Kind::Offered { seat } if !c.answered => {
+                c.seat = Some(seat.clone());
+                c.seen(seat);
+            }
             Kind::Answered { seat } => {
+                c.seen(seat);
                 c.answered = true;
                 c.answered_ms = Some(r.time_ms);
                 c.seat = Some(seat.clone());
@@ -311,10 +368,18 @@ impl View {
             }
             Kind::Ready { .. } => c.ready = true,
             Kind::Recorded { path, sha256, .. } => {
-                c.recording = Some(path.clone());
-                c.recording_sha256 = Some(sha256.clone());
+                c.recording = Some(RecordingView {
+                    path: Some(path.clone()),
+                    sha256: Some(sha256.clone()),
+                    failed: None,
+                })
             }
-            Kind::RecordingFailed { why } => c.recording = Some(format!("failed: {why}")),
+            Kind::RecordingFailed { why } => {
+                c.recording = Some(RecordingView {
+                    failed: Some(why.clone()),
+                    ..RecordingView::default()
+                })
+            }
             Kind::Ended {
                 reason,
                 wait_ms,
@@ -390,15 +455,15 @@ mod tests {
     // 2026-12-01 00:00 UTC; the centre is at UTC+7 (WIB).
     const T0: u64 = 1_796_083_200_000;
 
-    fn rec(at_s: u64, case: &str, kind: Kind) -> Record {
-        Record {
+    fn rec(at_s: u64, case: &str, kind: Kind) -> Arc<Record> {
+        Arc::new(Record {
             time_ms: T0 + at_s * 1000,
             case: Some(CaseId::from(case)),
             kind,
-        }
+        })
     }
 
-    fn opened(at_s: u64, case: &str, caller: &str) -> Record {
+    fn opened(at_s: u64, case: &str, caller: &str) -> Arc<Record> {
         rec(
             at_s,
             case,
@@ -412,7 +477,7 @@ mod tests {
         )
     }
 
-    fn ended(at_s: u64, case: &str, reason: EndReason, wait_s: u64) -> Record {
+    fn ended(at_s: u64, case: &str, reason: EndReason, wait_s: u64) -> Arc<Record> {
         rec(
             at_s,
             case,
@@ -505,11 +570,11 @@ mod tests {
         let mut v = View::new();
         v.record(&opened(0, "a", "0811"));
         assert_eq!(v.calls.len(), 1);
-        v.record(&Record {
+        v.record(&Arc::new(Record {
             time_ms: T0 + 10_000,
             case: None,
             kind: Kind::Boot { boot: 2 },
-        });
+        }));
         assert!(v.calls.is_empty());
     }
 }

@@ -279,6 +279,14 @@ impl B2bua {
             Role::Seat(seat) => {
                 tracing::info!(case = %case, seat = %self.seat_name(seat), why = why.as_str(), ?status, "offer failed");
                 self.acd.offer_failed(id, seat, why, now);
+                if self
+                    .calls
+                    .get(id)
+                    .is_some_and(|c| c.legs.is_empty() && c.answered_leg().is_none())
+                {
+                    // Waiting again: no seat has it now.
+                    self.call_event(case.clone(), CallPhase::Queued, None);
+                }
                 if !matches!(
                     self.acd.seat_state(seat),
                     SeatState::Available | SeatState::LoggedOut

@@ -102,6 +102,7 @@ impl Journal {
                 hist,
             }),
             thread: Mutex::new(None),
+            observer: std::sync::OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel();
         let writer = Writer::new(
@@ -144,7 +145,12 @@ struct Shared {
     lost_log: RateLimit,
     stats: Mutex<Stats>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Told each commit's time (write + sync): the metrics' histogram.
+    observer: std::sync::OnceLock<CommitObserver>,
 }
+
+/// Called on the writer thread with each batch's records and commit time.
+pub type CommitObserver = Box<dyn Fn(u64, Duration) + Send + Sync>;
 
 enum Msg {
     Record(Arc<Record>),
@@ -198,6 +204,12 @@ impl JournalHandle {
     /// or given up on after the disk kept failing at shutdown.
     pub fn lost(&self) -> u64 {
         self.shared.lost.load(Ordering::Relaxed)
+    }
+
+    /// Has `f` told of every commit from now on (once per journal; a second
+    /// observer is refused and handed back).
+    pub fn observe_commits(&self, f: CommitObserver) -> Result<(), CommitObserver> {
+        self.shared.observer.set(f)
     }
 
     pub fn commit_stats(&self) -> CommitStats {
@@ -417,6 +429,9 @@ impl Writer {
                     s.batches += 1;
                     s.records += n;
                     s.hist.saturating_record(us.max(1));
+                }
+                if let Some(f) = self.shared.observer.get() {
+                    f(n, Duration::from_micros(us));
                 }
                 tracing::debug!(
                     target: "siaga112::caselog",

@@ -28,6 +28,6 @@ mod recovery;
 mod tests;
 
 pub use fold::{fold, Case};
-pub use journal::{CommitStats, Journal, JournalHandle};
+pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle};
 pub use record::{format_time, parse_time, CaseId, CaseIds, EndReason, Kind, Record};
 pub use recovery::{read_journal, CaseLogError, Recovery};

@@ -51,6 +51,11 @@ pub struct HttpConfig {
     pub session_hours: u64,
     /// The console's default language.
     pub lang: String,
+    /// The centre's time zone, hours east of UTC (7: WIB, 8: WITA, 9:
+    /// WIT): when "today" starts for the figures.
+    pub utc_offset_h: i64,
+    /// The reasons an operator picks from to pause.
+    pub pause_reasons: Vec<String>,
 }
 
 /// A console user that is no seat: a supervisor or agency staff.

@@ -55,6 +55,18 @@ pub(super) struct RawHttp {
     pub(super) session_hours: u64,
     #[serde(default = "default_lang")]
     pub(super) lang: String,
+    #[serde(default = "default_utc_offset")]
+    pub(super) utc_offset_h: i64,
+    #[serde(default = "default_pause_reasons")]
+    pub(super) pause_reasons: Vec<String>,
+}
+pub(super) fn default_utc_offset() -> i64 {
+    7
+}
+pub(super) fn default_pause_reasons() -> Vec<String> {
+    ["break", "meal", "training", "meeting"]
+        .map(String::from)
+        .to_vec()
 }
 pub(super) fn default_session_key() -> String {
     "var/session.key".into()

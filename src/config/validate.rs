@@ -348,6 +348,8 @@ fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
             session_key: PathBuf::from(super::raw::default_session_key()),
             session_hours: 12,
             lang: "id".into(),
+            utc_offset_h: super::raw::default_utc_offset(),
+            pause_reasons: super::raw::default_pause_reasons(),
         });
     };
     let addr = |key: &str, v: &str| {
@@ -367,12 +369,29 @@ fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
     if h.lang != "id" && h.lang != "en" {
         return Err(invalid("http.lang", "must be \"id\" or \"en\""));
     }
+    if !(-12..=14).contains(&h.utc_offset_h) {
+        return Err(invalid("http.utc_offset_h", "must be -12 to 14"));
+    }
+    if h.pause_reasons.is_empty()
+        || !h.pause_reasons.iter().all(|r| {
+            (1..=32).contains(&r.len())
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    {
+        return Err(invalid(
+            "http.pause_reasons",
+            "one or more reasons of 1-32 of a-z, 0-9 and -",
+        ));
+    }
     Ok(HttpConfig {
         listen: Some(listen),
         metrics_listen,
         session_key: PathBuf::from(h.session_key),
         session_hours: h.session_hours,
         lang: h.lang,
+        utc_offset_h: h.utc_offset_h,
+        pause_reasons: h.pause_reasons,
     })
 }
 
@@ -401,7 +420,8 @@ fn users(raw: Vec<RawUser>, seats: &[SeatConfig]) -> Result<Vec<UserConfig>, Con
                 ))
             }
         };
-        if !u.password_hash.starts_with("$argon2") {
+        let phc = argon2::password_hash::PasswordHash::new(&u.password_hash);
+        if !phc.is_ok_and(|h| h.algorithm.as_str().starts_with("argon2")) {
             return Err(invalid(
                 key("password_hash"),
                 "must be an argon2 hash (siaga112 hash-password)",

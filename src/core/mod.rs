@@ -99,6 +99,9 @@ pub struct Core {
     registrar: Registrar,
     b2bua: B2bua,
     out: VecDeque<Output>,
+    /// Answers to commands: given out after everything their command
+    /// caused, so a screen that waits for one has seen the change.
+    replies: VecDeque<Output>,
     now: Instant,
     epoch: Instant,
     rng: Rng,
@@ -146,6 +149,7 @@ impl Core {
             ),
             cfg,
             out: VecDeque::new(),
+            replies: VecDeque::new(),
             now,
             epoch: now,
             rng: Rng::new(seed),
@@ -213,7 +217,7 @@ impl Core {
             Input::TransportError { addr } => self.txs.transport_failed(addr),
             Input::Command { id, by, command } => {
                 let result = self.b2bua.apply(now, &by, command);
-                self.out.push_back(Output::Reply { id, result });
+                self.replies.push_back(Output::Reply { id, result });
             }
             Input::Media(ev) => self.b2bua.on_media_event(now, &mut self.txs, ev),
             Input::Stop => self.b2bua.log_summary(now),
@@ -335,6 +339,9 @@ impl Core {
                 self.seat_events();
                 self.settle(self.now);
                 continue;
+            }
+            if let Some(r) = self.replies.pop_front() {
+                return r;
             }
             return Output::Timeout(self.next_deadline());
         }

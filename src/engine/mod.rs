@@ -3,6 +3,7 @@
 //! [`Core::handle_input`] and carries out only what
 //! [`Core::poll_output`] says. No protocol decisions are made here.
 
+pub mod http;
 pub mod media;
 pub mod prompts;
 pub mod recorder;
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use sip::{flush, readable, tcp_acceptor, transmit_tcp, Connections};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::Interest;
@@ -44,6 +46,44 @@ pub(crate) enum SocketEvent {
     TransportError(SocketAddr),
 }
 
+/// The core's counters, published by the run loop for `/metrics`.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+    pub rejected: AtomicU64,
+    pub dropped: AtomicU64,
+    pub retransmissions_absorbed: AtomicU64,
+}
+
+impl EngineStats {
+    fn publish(&self, c: crate::core::Counters) {
+        self.received.store(c.received, Ordering::Relaxed);
+        self.sent.store(c.sent, Ordering::Relaxed);
+        self.rejected.store(c.rejected, Ordering::Relaxed);
+        self.dropped.store(c.dropped, Ordering::Relaxed);
+        self.retransmissions_absorbed
+            .store(c.retransmissions_absorbed, Ordering::Relaxed);
+    }
+}
+
+/// The console's side of the run loop: events gathered per input and sent
+/// as one batch; an answer goes after the events before it.
+struct ConsoleFeed {
+    tx: mpsc::UnboundedSender<http::Feed>,
+    batch: Vec<Event>,
+}
+
+impl ConsoleFeed {
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let events = std::mem::take(&mut self.batch);
+            // The console thread gone: the engine goes on without it.
+            let _ = self.tx.send(http::Feed::Events(events));
+        }
+    }
+}
+
 /// What the run loop hands the outputs to.
 struct Sinks<'a> {
     outbox: &'a mut SendQueue,
@@ -53,6 +93,7 @@ struct Sinks<'a> {
     max: usize,
     offers: &'a mut OfferLatency,
     media: Option<&'a media::MediaHandle>,
+    console: Option<&'a mut ConsoleFeed>,
 }
 
 /// The media and recorder threads, when the relay is on; recordings a
@@ -149,6 +190,15 @@ pub async fn run(
     let prompts = Arc::new(prompts::load(&cfg.prompts.dir, &cfg.prompts.language));
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<crate::media::MediaEvent>();
     let (mut media, recorder_thread) = start_media(&cfg, &prompts, &media_tx, &journal)?;
+    let stats = Arc::new(EngineStats::default());
+    let mut console = http::start(cfg.clone(), &recovery.records, &journal, stats.clone())?;
+    let mut feed = console.as_ref().map(|c| ConsoleFeed {
+        tx: c.feed.clone(),
+        batch: Vec::new(),
+    });
+    let mut commands = console
+        .as_mut()
+        .map(|c| std::mem::replace(&mut c.commands, mpsc::channel(1).1));
     let mut core = Core::with_prompts(
         cfg.clone(),
         Instant::now(),
@@ -176,11 +226,13 @@ pub async fn run(
                 max,
                 offers: &mut offers,
                 media: media.as_ref(),
+                console: feed.as_mut(),
             }
         };
     }
     loop {
         let deadline = drain(&mut core, &mut sinks!());
+        stats.publish(core.counters());
         if let Some(sock) = udp.first() {
             flush(sock, &mut outbox, &mut failed).await;
         } else {
@@ -259,6 +311,10 @@ pub async fn run(
                 }
             }
             Some(ev) = media_rx.recv() => core.handle_input(Instant::now(), Input::Media(ev)),
+            Some(c) = next_command(&mut commands) => core.handle_input(
+                Instant::now(),
+                Input::Command { id: c.id, by: c.by, command: c.command },
+            ),
             _ = &mut sleep => core.handle_input(Instant::now(), Input::Timeout),
             _ = &mut shutdown => break,
         }
@@ -278,6 +334,10 @@ pub async fn run(
     }
     core.handle_input(Instant::now(), Input::Stop);
     drain(&mut core, &mut sinks!());
+    drop(feed);
+    if let Some(c) = console.as_mut() {
+        c.stop();
+    }
     journal.close();
     let cs = journal.commit_stats();
     tracing::info!(
@@ -299,6 +359,16 @@ pub async fn run(
         "siaga112 stopped"
     );
     Ok(())
+}
+
+/// The console's next command (never, without a console).
+async fn next_command(
+    rx: &mut Option<mpsc::Receiver<http::CommandMsg>>,
+) -> Option<http::CommandMsg> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The engine's latency figures for trunk INVITEs routed straight to a
@@ -411,19 +481,35 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
                 Transport::Tcp => transmit_tcp(s.conns, s.ev_tx, peer, data, s.max),
             },
             Output::Record(r) => s.journal.append(r),
-            Output::Event(Event::Call(CallStatus {
-                phase: CallPhase::Offered { at_once: true },
-                ..
-            })) => s.offers.offered_at_once(),
+            Output::Event(e) => {
+                if let Event::Call(CallStatus {
+                    phase: CallPhase::Offered { at_once: true },
+                    ..
+                }) = e
+                {
+                    s.offers.offered_at_once();
+                }
+                if let Some(c) = s.console.as_deref_mut() {
+                    c.batch.push(e);
+                }
+            }
             Output::Media(cmd) => {
                 if let Some(m) = s.media {
                     m.send(cmd);
                 }
             }
-            Output::Event(_) | Output::Reply { .. } => {}
+            Output::Reply { id, result } => {
+                if let Some(c) = s.console.as_deref_mut() {
+                    c.flush();
+                    let _ = c.tx.send(http::Feed::Reply { id, result });
+                }
+            }
             Output::Timeout(at) => break at,
         }
     };
+    if let Some(c) = s.console.as_deref_mut() {
+        c.flush();
+    }
     s.offers.current = None;
     at
 }

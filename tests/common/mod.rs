@@ -2,6 +2,7 @@
 //! real peers (SIPp, baresip) against it. Every run is bounded in time.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod rtp;
 
 use serde_json::Value;
