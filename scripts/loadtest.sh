@@ -3,6 +3,7 @@
 #
 #   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS]
 #                       [--baseline [--repeat N]] [--step] [--bin PATH] [--keep] [--media]
+#                       [--console]
 #
 # Builds the release binary, starts the engine with a generated config of N
 # seats, registers every seat with its Contact on one SIPp UAS (which answers
@@ -25,6 +26,10 @@
 # --media     relays the calls' media through the engine (prompts, ports,
 #             the recorder) as the shipped config does; off by default, so
 #             that the comparison with Kamailio (no media) is like for like.
+# --console   turns the console on and keeps a real browser (headless
+#             Chromium through chromedriver, scripts/console_watch.py) on the
+#             supervisor's wallboard, subscribed to the event stream, for the
+#             whole run; the engine's CPU then includes the console's thread.
 # Everything it starts is stopped at the end; nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +40,7 @@ SEATS=50
 TALK=200
 COMMIT_MS=5
 MEDIA=false
+CONSOLE=0
 KEEP=0
 BASELINE=0
 REPEAT=1
@@ -48,12 +54,13 @@ while [ $# -gt 0 ]; do
     --talk) TALK=$2; shift 2 ;;
     --commit-ms) COMMIT_MS=$2; shift 2 ;;
     --media) MEDIA=true; shift ;;
+    --console) CONSOLE=1; shift ;;
     --baseline) BASELINE=1; shift ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --step) STEP=1; shift ;;
     --keep) KEEP=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
-    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,33p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +70,9 @@ install() {
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 command -v sipp >/dev/null 2>&1 || { echo "installing sip-tester (SIPp)"; install sip-tester; }
+if [ "$CONSOLE" = 1 ] && ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver"; install chromium chromium-driver
+fi
 if [ "$BASELINE" = 1 ] && ! command -v kamailio >/dev/null 2>&1; then
   echo "installing kamailio"; install kamailio
 fi
@@ -186,6 +196,12 @@ EOF
   for i in $(seq 1 "$SEATS"); do
     printf '\n[[seat]]\nuser = "s%d"\npassword = "pw"\nqueues = ["emergency"]\n' "$i"
   done
+  if [ "$CONSOLE" = 1 ]; then
+    HTTP_PORT=$(free_port)
+    printf '\n[http]\nlisten = "127.0.0.1:%s"\nsession_key = "%s"\n' "$HTTP_PORT" "$WORK/session.key"
+    printf '\n[[user]]\nname = "sup"\nrole = "supervisor"\npassword_hash = "%s"\n' \
+      "$(echo load-test-sup | "$BIN" hash-password)"
+  fi
 } > "$WORK/siaga112.toml"
 
 NO_COLOR=1 RUST_LOG=${RUST_LOG:-info} "$BIN" run --config "$WORK/siaga112.toml" 2> "$WORK/engine.log" &
@@ -197,6 +213,14 @@ for i in $(seq 1 "$SEATS"); do
     -p "$UAS_PORT" "${SIPP_COMMON[@]}" -timeout 10s -timeout_error >/dev/null 2>&1 \
     || { echo "seat s$i did not register" >&2; exit 1; }
 done
+if [ "$CONSOLE" = 1 ]; then
+  python3 scripts/console_watch.py "http://127.0.0.1:$HTTP_PORT/" sup load-test-sup > "$WORK/watch.log" 2>&1 &
+  WATCH=$!
+  PIDS+=("$WATCH")
+  for _ in $(seq 1 200); do grep -q watching "$WORK/watch.log" && break; sleep 0.1; done
+  grep -q watching "$WORK/watch.log" || { echo "the browser did not get onto the wallboard:" >&2; cat "$WORK/watch.log" >&2; exit 1; }
+  echo "console: a browser on the wallboard (http://127.0.0.1:$HTTP_PORT/), subscribed to events"
+fi
 
 summary() { # LABEL NAME
   python3 - "$WORK/$1.result" "$2" <<'EOF'
@@ -303,6 +327,11 @@ print(f"CPU per call ratio over {n} alternating pairs: " + " ".join(f"{x:.2f}" f
       + f"; median {statistics.median(ratios):.2f}")
 EOF
   fi
+fi
+if [ "$CONSOLE" = 1 ]; then
+  kill -TERM "$WATCH" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$WATCH" 2>/dev/null || break; sleep 0.1; done
+  sed 's/^/  /' "$WORK/watch.log" | grep -v watching || true
 fi
 kill -TERM "$ENGINE"
 for _ in $(seq 1 100); do kill -0 "$ENGINE" 2>/dev/null || break; sleep 0.05; done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs the peers the end-to-end tests need (SIPp,
-# baresip) with apt when they are missing, then runs every test.
+# baresip, Kamailio, Chromium and chromedriver, Prometheus) with apt when
+# they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,9 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   SUDO=""

@@ -183,10 +183,6 @@ pub async fn run(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         ^ u64::from(std::process::id());
-    let wall_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
     let prompts = Arc::new(prompts::load(&cfg.prompts.dir, &cfg.prompts.language));
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<crate::media::MediaEvent>();
     let (mut media, recorder_thread) = start_media(&cfg, &prompts, &media_tx, &journal)?;
@@ -199,14 +195,10 @@ pub async fn run(
     let mut commands = console
         .as_mut()
         .map(|c| std::mem::replace(&mut c.commands, mpsc::channel(1).1));
-    let mut core = Core::with_prompts(
-        cfg.clone(),
-        Instant::now(),
-        wall_ms,
-        recovery.boot,
-        seed,
-        prompts,
-    );
+    // The core's wall clock and its monotonic one, read at the same moment
+    // (the records' times are taken from them).
+    let (started, wall_ms) = (Instant::now(), http::wall_ms());
+    let mut core = Core::with_prompts(cfg.clone(), started, wall_ms, recovery.boot, seed, prompts);
     core.load_history(&recovery.records);
     drop(recovery);
     let mut offers = OfferLatency::new()?;

@@ -66,6 +66,7 @@ async function main() {
     renderQueues();
     renderCase();
     renderHistory();
+    updateNoteCount();
     if (seat && me.role !== 'operator') showSeatPicker(true);
   });
 }

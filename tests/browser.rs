@@ -1,0 +1,472 @@
+//! The console in a real browser: Debian's Chromium driven over WebDriver
+//! (chromedriver) against the real engine, with a SIPp trunk and a SIPp
+//! seat. An operator signs in, pauses, a call waits (the supervisor's
+//! wallboard shows it), the operator becomes available, the call is put
+//! through and answered, the case pops up, the operator classifies it,
+//! adds a note and a location and marks it ready; the records are in the
+//! case log; the wallboard shows the answered call, the seats and the
+//! figures. Screenshots of every screen go to
+//! `target/tmp/browser/` (CARGO_TARGET_TMPDIR).
+
+mod common;
+use common::console::*;
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        require("chromedriver");
+        require("chromium");
+        let port = free_port();
+        let child = Command::new("timeout")
+            .args(["300", "chromedriver", &format!("--port={port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let end = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+async fn browser(d: &Driver, profile: &std::path::Path, w: u32, h: u32) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--lang=id",
+                format!("--window-size={w},{h}"),
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("a Chromium session")
+}
+
+fn out_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn shot(c: &Client, name: &str) {
+    js(c, "window.scrollTo(0, 0);", vec![]).await;
+    let png = c.screenshot().await.expect("screenshot");
+    let path = out_dir().join(name);
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
+
+async fn js(c: &Client, script: &str, args: Vec<Value>) -> Value {
+    c.execute(script, args).await.unwrap_or(Value::Null)
+}
+
+async fn attr(c: &Client, css: &str, name: &str) -> Option<String> {
+    js(
+        c,
+        "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
+        vec![json!(css), json!(name)],
+    )
+    .await
+    .as_str()
+    .map(String::from)
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    js(
+        c,
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        vec![json!(css)],
+    )
+    .await
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+/// Polls `cond` (a JS expression) every 20 ms until true; the instant it was.
+async fn wait(c: &Client, what: &str, cond: &str, within: Duration) -> SystemTime {
+    let end = Instant::now() + within;
+    let script = format!("return !!({cond});");
+    loop {
+        if js(c, &script, vec![]).await == Value::Bool(true) {
+            return SystemTime::now();
+        }
+        if Instant::now() > end {
+            let body = text(c, "body").await;
+            panic!("browser: {what} did not happen within {within:?}\npage text: {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn typed(c: &Client, css: &str, s: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(s).await.unwrap();
+}
+
+async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    wait(
+        c,
+        "the login page",
+        "document.querySelector('#login-user')",
+        Duration::from_secs(5),
+    )
+    .await;
+    typed(c, "#login-user", user).await;
+    typed(c, "#login-password", password).await;
+    click(c, "#login-submit").await;
+}
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The unix ms of the first record `event` of `case`.
+fn record_ms(e: &Engine, case: &str, event: &str) -> u64 {
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some(r) = records(e)
+            .into_iter()
+            .find(|r| r["case"] == case && r["event"] == event)
+        {
+            let t = r["time"].as_str().unwrap();
+            return siaga112::caselog::parse_time(t).unwrap();
+        }
+        assert!(Instant::now() < end, "no {event} record for {case}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_operator_works_a_call_in_the_browser_while_the_wallboard_watches() {
+    let (e, port) = console_engine("wrapup_s = 20");
+    let base = format!("http://127.0.0.1:{port}");
+    let seat_port = free_port();
+    register_seat(&e, "op1", seat_port);
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let op = browser(&driver, &profiles.path().join("op"), 1280, 900).await;
+    let wb = browser(&driver, &profiles.path().join("wb"), 1600, 900).await;
+
+    // The operator signs in and lands on the seat's screen.
+    sign_in(&op, &base, "op1", "secret1").await;
+    wait(
+        &op,
+        "the operator page",
+        "location.pathname.endsWith('operator.html')",
+        Duration::from_secs(5),
+    )
+    .await;
+    wait(
+        &op,
+        "op1 available",
+        "document.querySelector('#seat-state')?.dataset.phase === 'available'",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(text(&op, "#seat-name").await.trim(), "op1");
+    shot(&op, "operator-idle.png").await;
+
+    // The supervisor's wallboard.
+    sign_in(&wb, &base, "sup", SUP_PASSWORD).await;
+    wait(
+        &wb,
+        "the wallboard",
+        "location.pathname.endsWith('wallboard.html')",
+        Duration::from_secs(5),
+    )
+    .await;
+    wait(
+        &wb,
+        "op1 on the wallboard",
+        "document.querySelector('#seat-op1')?.dataset.phase === 'available'",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // The operator pauses; a call comes in and waits.
+    js(&op, "const s = document.querySelector('#pause-reason'); s.value = 'meal'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await;
+    click(&op, "#btn-pause").await;
+    wait(
+        &op,
+        "op1 paused",
+        "document.querySelector('#seat-state').dataset.phase === 'paused'",
+        Duration::from_secs(3),
+    )
+    .await;
+    let seat = Seat::start(&e, "seat_answer.xml", seat_port, 1, &["-d", "1500"]);
+    let target = e.target();
+    let trunk = std::thread::spawn(move || {
+        sipp_to(
+            &target,
+            "trunk_call.xml",
+            &["-s", "112", "-m", "1", "-d", "12000"],
+            Duration::from_secs(30),
+        )
+    });
+    wait(
+        &wb,
+        "the waiting call",
+        "document.querySelector('#queue-emergency')?.dataset.waiting === '1'",
+        Duration::from_secs(5),
+    )
+    .await;
+    wait(
+        &wb,
+        "its row",
+        "document.querySelector('#live-calls tr[data-status=waiting]')",
+        Duration::from_secs(2),
+    )
+    .await;
+    wait(
+        &wb,
+        "op1 paused on the wallboard",
+        "document.querySelector('#seat-op1').dataset.phase === 'paused'",
+        Duration::from_secs(2),
+    )
+    .await;
+    let case = attr(&wb, "#live-calls tr[data-status=waiting]", "data-case")
+        .await
+        .expect("the case id");
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the longest wait ticks
+    shot(&wb, "wallboard-waiting.png").await;
+
+    // Available again: the call is put through; it pops up while ringing
+    // and is answered after 1.5 s.
+    click(&op, "#btn-available").await;
+    let rang = wait(
+        &op,
+        "the case ringing",
+        "document.querySelector('#case-panel').dataset.state === 'ringing'",
+        Duration::from_secs(3),
+    )
+    .await;
+    let offered = record_ms(&e, &case, "offered");
+    assert_eq!(text(&op, "#case-id").await.trim(), case);
+    shot(&op, "operator-ringing.png").await;
+    let up = wait(
+        &op,
+        "the case answered",
+        "document.querySelector('#case-panel').dataset.state === 'answered'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let answered = record_ms(&e, &case, "answered");
+    let ring_ms = ms(rang).saturating_sub(offered);
+    let answer_ms = ms(up).saturating_sub(answered);
+    eprintln!("on screen after the offer: {ring_ms} ms; after the answer: {answer_ms} ms");
+    assert!(
+        ring_ms < 1000 && answer_ms < 1000,
+        "the case is on screen within 1 s ({ring_ms}, {answer_ms} ms)"
+    );
+    assert!(
+        text(&op, "#case-caller").await.contains("+62811000"),
+        "{}",
+        text(&op, "#case-caller").await
+    );
+    assert_eq!(
+        attr(&op, "#case-timer", "data-timer-to").await,
+        None,
+        "the call timer runs"
+    );
+
+    // Classify (category, then class), a note, a location, ready.
+    js(&op, "const s = document.querySelector('#category'); s.value = 'kebakaran'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await;
+    click(&op, "#class-emergency").await;
+    wait(
+        &op,
+        "classified",
+        "document.querySelector('#class-emergency').getAttribute('aria-pressed') === 'true'",
+        Duration::from_secs(3),
+    )
+    .await;
+    typed(
+        &op,
+        "#note-text",
+        "Asap tebal dari ruko lantai 2, <b>tidak</b> ada korban",
+    )
+    .await;
+    click(&op, "#note-add").await;
+    wait(
+        &op,
+        "the note",
+        "document.querySelector('#notes').textContent.includes('Asap tebal')",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(
+        js(
+            &op,
+            "return document.querySelector('#notes b') === null;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "the note is text, not HTML"
+    );
+    typed(&op, "#loc-address", "Jl. Asia Afrika No. 8, Bandung").await;
+    typed(&op, "#loc-lat", "-6.9218").await;
+    typed(&op, "#loc-lon", "107.6061").await;
+    click(&op, "#loc-save").await;
+    wait(
+        &op,
+        "the location",
+        "document.querySelector('#case-location').textContent.includes('Asia Afrika')",
+        Duration::from_secs(3),
+    )
+    .await;
+    click(&op, "#btn-ready").await;
+    wait(&op, "ready", "document.querySelector('#btn-ready').disabled && !document.querySelector('#case-ready-badge').hidden", Duration::from_secs(3)).await;
+    shot(&op, "operator-answered.png").await;
+
+    // The wallboard: the answered call and the seat on it.
+    wait(&wb, "the answered call", &format!("document.querySelector('#live-calls tr[data-case=\"{case}\"]')?.dataset.status === 'on-call'"), Duration::from_secs(3)).await;
+    wait(
+        &wb,
+        "op1 on call",
+        "document.querySelector('#seat-op1').dataset.phase === 'on-call'",
+        Duration::from_secs(2),
+    )
+    .await;
+    wait(
+        &wb,
+        "no one waiting",
+        "document.querySelector('#queue-emergency').dataset.waiting === '0'",
+        Duration::from_secs(2),
+    )
+    .await;
+    shot(&wb, "wallboard-answered.png").await;
+
+    // Every action is in the case log, by op1.
+    let recs: Vec<Value> = records(&e)
+        .into_iter()
+        .filter(|r| r["case"] == case.as_str())
+        .collect();
+    let one = |k: &str| {
+        recs.iter()
+            .find(|r| r["event"] == k)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {k}: {recs:?}"))
+    };
+    assert_eq!(
+        (
+            one("classified")["class"].as_str(),
+            one("classified")["category"].as_str()
+        ),
+        (Some("emergency"), Some("kebakaran"))
+    );
+    assert_eq!(one("classified")["by"], "op1");
+    assert_eq!(
+        one("note")["text"],
+        "Asap tebal dari ruko lantai 2, <b>tidak</b> ada korban"
+    );
+    assert_eq!(one("located")["address"], "Jl. Asia Afrika No. 8, Bandung");
+    assert_eq!(one("located")["lat"], -6.9218);
+    assert_eq!(one("ready")["by"], "op1");
+
+    // The caller hangs up: the operator keeps the case in wrap-up; the
+    // wallboard counts it.
+    let t = trunk.join().unwrap();
+    assert!(t.ok, "trunk: {}", t.output);
+    assert!(seat.finish(Duration::from_secs(10)));
+    wait(
+        &op,
+        "ended",
+        "document.querySelector('#case-panel').dataset.state === 'ended'",
+        Duration::from_secs(3),
+    )
+    .await;
+    wait(
+        &op,
+        "wrap-up",
+        "document.querySelector('#seat-state').dataset.phase === 'wrap-up'",
+        Duration::from_secs(2),
+    )
+    .await;
+    shot(&op, "operator-wrapup.png").await;
+    wait(
+        &wb,
+        "figures",
+        "document.querySelector('#fig-answered')?.textContent.includes('1')",
+        Duration::from_secs(3),
+    )
+    .await;
+    wait(
+        &wb,
+        "the call gone from the live list",
+        &format!("!document.querySelector('#live-calls tr[data-case=\"{case}\"]')"),
+        Duration::from_secs(2),
+    )
+    .await;
+    wait(
+        &wb,
+        "the class counted",
+        "document.querySelector('#fig-class-emergency')",
+        Duration::from_secs(3),
+    )
+    .await;
+    shot(&wb, "wallboard-figures.png").await;
+
+    // A reload brings the same wallboard back.
+    wb.refresh().await.unwrap();
+    wait(&wb, "after a reload", "document.querySelector('#seat-op1')?.dataset.phase === 'wrap-up' && document.querySelector('#fig-class-emergency')", Duration::from_secs(5)).await;
+
+    // English, chosen on the page.
+    js(&op, "const s = document.querySelector('#lang-switch'); s.value = 'en'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await;
+    wait(
+        &op,
+        "English",
+        "document.documentElement.lang === 'en'",
+        Duration::from_secs(2),
+    )
+    .await;
+    shot(&op, "operator-wrapup-en.png").await;
+
+    let errors = js(&op, "return (window.__errors || []).length;", vec![]).await;
+    assert!(errors == json!(0) || errors == Value::Null);
+    op.close().await.unwrap();
+    wb.close().await.unwrap();
+    assert!(!e.log().contains("panicked"));
+}
