@@ -106,6 +106,12 @@ SIPP_COMMON=(-i 127.0.0.1 -nostdin -buff_size 4194304)
 HZ=$(getconf CLK_TCK)
 # CPU ticks (user + system) of the given processes.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+# "name ticks" per thread of a process (threads of one name summed).
+thread_ticks() {
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{print $12+$13}')"
+  done 2>/dev/null | awk '{s[$1]+=$2} END {for (k in s) print k, s[k]}'
+}
 
 # drive TARGET_PORT UAS_PORT RATE CALLS LABEL PIDS... -> writes $WORK/LABEL.result
 drive() {
@@ -120,6 +126,7 @@ drive() {
   # Resident memory of the first process every 10 s (flat after warm-up?).
   ( while kill -0 "$1" 2>/dev/null; do awk '/VmRSS/{print $2}' "/proc/$1/status" >> "$dir/rss.log"; sleep 10; done ) &
   local sampler=$!
+  thread_ticks "$1" > "$dir/threads0"
   cpu0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
   set +e
   ( cd "$dir" && timeout $((secs + 10)) sipp "127.0.0.1:$target" -sf "$SIPP_DIR/trunk_load.xml" -s 112 \
@@ -131,6 +138,7 @@ drive() {
   t1=$(date +%s.%N)
   sleep 0.5
   cpu1=$(cpu_ticks "$@")
+  thread_ticks "$1" > "$dir/threads1"
   peak=0; for p in "$@"; do peak=$((peak + $(awk '/VmHWM/{print $2}' "/proc/$p/status"))); done
   kill "$uas_pid" "$sampler" 2>/dev/null || true; wait "$uas_pid" "$sampler" 2>/dev/null || true
   python3 - "$dir" "$calls" "$rate" "$t0" "$t1" "$cpu0" "$cpu1" "$HZ" "$peak" "$rc" > "$WORK/$label.result" <<'EOF'
@@ -150,9 +158,17 @@ for f in glob.glob(f"{d}/trunk_load_*_rtt.csv"):
 rtt.sort()
 q = lambda p: rtt[min(len(rtt) - 1, int(p * len(rtt)))] if rtt else -1.0
 rss = [int(x) for x in open(f"{d}/rss.log").read().split()] if glob.glob(f"{d}/rss.log") else []
+def ticks(f):
+    out = {}
+    for line in open(f):
+        k, v = line.split()
+        out[k] = int(v)
+    return out
+a, b = ticks(f"{d}/threads0"), ticks(f"{d}/threads1")
+threads = {k: (b[k] - a.get(k, 0)) / int(sys.argv[8]) for k in b if b[k] - a.get(k, 0) > 0}
 print(json.dumps(dict(calls=calls, rate=rate, started=started, ok=ok, failed=failed,
     secs=t1 - t0, cpu=cpu, p50=q(.5), p95=q(.95), p99=q(.99), n=len(rtt),
-    peak_kb=int(sys.argv[9]), rc=int(sys.argv[10]), rss_kb=rss)))
+    peak_kb=int(sys.argv[9]), rc=int(sys.argv[10]), rss_kb=rss, threads=threads)))
 EOF
 }
 
@@ -231,6 +247,10 @@ print(f"  attempted {r['started']}  completed {r['ok']}  failed {r['failed']} ({
 print(f"  achieved {r['ok']/r['secs']:.1f} calls/s over {r['secs']:.1f} s")
 print(f"  setup latency, trunk INVITE -> 200 (ms): p50 {r['p50']:.2f}  p95 {r['p95']:.2f}  p99 {r['p99']:.2f}  (n={r['n']})")
 print(f"  CPU {r['cpu']:.2f} s = {1e6*r['cpu']/max(r['ok'],1):.0f} us per completed call;  peak RSS {r['peak_kb']/1024:.1f} MiB")
+th = r.get('threads', {})
+if len(th) > 1:
+    print("  CPU by thread (us per call): " + "  ".join(
+        f"{k} {1e6*v/max(r['ok'],1):.0f}" for k, v in sorted(th.items(), key=lambda x: -x[1])))
 rss = r.get('rss_kb', [])
 if len(rss) >= 3:
     print("  RSS every 10 s (MiB): " + " ".join(f"{x/1024:.1f}" for x in rss))

@@ -60,6 +60,8 @@ pub struct CaseView {
     pub recording: Option<RecordingView>,
     pub wait_ms: Option<u64>,
     pub talk_ms: Option<u64>,
+    /// The view's sequence number when the case last changed.
+    pub seq: u64,
     /// Seats the call was shown to (offered or answered), first first: they
     /// are told when it moves on or ends.
     #[serde(skip)]
@@ -237,6 +239,7 @@ impl View {
             }
             Event::Call(c) => {
                 if let Some(call) = self.calls.get_mut(&c.case) {
+                    call.seq = self.seq;
                     if !call.answered || c.seat.is_some() {
                         call.seat = c.seat.as_ref().map(|s| s.to_string());
                     }
@@ -283,6 +286,7 @@ impl View {
                     service: service.clone(),
                     from_seat: from_seat.clone(),
                     opened_ms: r.time_ms,
+                    seq: self.seq,
                     records: vec![r.clone()],
                     ..CaseView::default()
                 },
@@ -307,6 +311,7 @@ impl View {
             return;
         };
         c.records.push(r.clone());
+        c.seq = self.seq;
         match &r.kind {
             Kind::Queued { queue, priority } => {
                 c.queue.clone_from(queue);

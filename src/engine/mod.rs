@@ -67,19 +67,46 @@ impl EngineStats {
     }
 }
 
-/// The console's side of the run loop: events gathered per input and sent
-/// as one batch; an answer goes after the events before it.
+/// The console's side of the run loop: events gathered and sent as one
+/// batch at most every [`FEED_WINDOW`] (a busy engine wakes the console's
+/// thread 50 times a second, not once per message); an answer to a
+/// command goes at once, after the events before it.
 struct ConsoleFeed {
     tx: mpsc::UnboundedSender<http::Feed>,
     batch: Vec<Event>,
+    /// When the batch must go.
+    due: Option<Instant>,
 }
 
+/// How long events may wait for the console: far under what a person sees.
+const FEED_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
+/// A batch this long goes at once.
+const FEED_MAX: usize = 4096;
+
 impl ConsoleFeed {
+    fn push(&mut self, e: Event) {
+        if self.batch.is_empty() {
+            self.due = Some(Instant::now() + FEED_WINDOW);
+        }
+        self.batch.push(e);
+        if self.batch.len() >= FEED_MAX {
+            self.flush();
+        }
+    }
+
     fn flush(&mut self) {
+        self.due = None;
         if !self.batch.is_empty() {
-            let events = std::mem::take(&mut self.batch);
+            let events = std::mem::replace(&mut self.batch, Vec::with_capacity(256));
             // The console thread gone: the engine goes on without it.
             let _ = self.tx.send(http::Feed::Events(events));
+        }
+    }
+
+    /// Sends the batch if its time has come.
+    fn flush_due(&mut self, now: Instant) {
+        if self.due.is_some_and(|d| d <= now) {
+            self.flush();
         }
     }
 }
@@ -190,7 +217,8 @@ pub async fn run(
     let mut console = http::start(cfg.clone(), &recovery.records, &journal, stats.clone())?;
     let mut feed = console.as_ref().map(|c| ConsoleFeed {
         tx: c.feed.clone(),
-        batch: Vec::new(),
+        batch: Vec::with_capacity(256),
+        due: None,
     });
     let mut commands = console
         .as_mut()
@@ -225,6 +253,9 @@ pub async fn run(
     loop {
         let deadline = drain(&mut core, &mut sinks!());
         stats.publish(core.counters());
+        if let Some(f) = feed.as_mut() {
+            f.flush_due(Instant::now());
+        }
         if let Some(sock) = udp.first() {
             flush(sock, &mut outbox, &mut failed).await;
         } else {
@@ -326,6 +357,9 @@ pub async fn run(
     }
     core.handle_input(Instant::now(), Input::Stop);
     drain(&mut core, &mut sinks!());
+    if let Some(f) = feed.as_mut() {
+        f.flush();
+    }
     drop(feed);
     if let Some(c) = console.as_mut() {
         c.stop();
@@ -482,7 +516,7 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
                     s.offers.offered_at_once();
                 }
                 if let Some(c) = s.console.as_deref_mut() {
-                    c.batch.push(e);
+                    c.push(e);
                 }
             }
             Output::Media(cmd) => {
@@ -499,9 +533,9 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
             Output::Timeout(at) => break at,
         }
     };
-    if let Some(c) = s.console.as_deref_mut() {
-        c.flush();
-    }
     s.offers.current = None;
-    at
+    match s.console.as_deref() {
+        Some(ConsoleFeed { due: Some(d), .. }) => at.min(*d),
+        _ => at,
+    }
 }

@@ -3,7 +3,7 @@
 //! `{"error": code, "message": text}`; nothing a client sends can panic
 //! the server.
 
-use super::feed::{queue_json, seat_json, with_seq};
+use super::feed::{queue_out, seat_json, seat_out, with_seq};
 use super::session::{cookie_value, Ticket, COOKIE};
 use super::{sse, wall_ms, web, AppState, CommandMsg, Viewer};
 use crate::caselog::CaseId;
@@ -507,8 +507,8 @@ fn may_see(s: &Session, c: &CaseView) -> bool {
 async fn state_all(State(state): St, s: Session) -> Result<axum::Json<Value>, ApiError> {
     s.staff()?;
     let v = read_view(&state);
-    let seats: Vec<Value> = v.seats.keys().filter_map(|k| seat_json(&v, k)).collect();
-    let queues: Vec<Value> = v.queues.keys().filter_map(|k| queue_json(&v, k)).collect();
+    let seats: Vec<_> = v.seats.keys().filter_map(|k| seat_out(&v, k)).collect();
+    let queues: Vec<_> = v.queues.keys().filter_map(|k| queue_out(&v, k)).collect();
     let calls: Vec<&CaseView> = v.calls.values().filter(|c| may_see(&s, c)).collect();
     Ok(axum::Json(json!({
         "now_ms": wall_ms(),

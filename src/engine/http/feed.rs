@@ -50,13 +50,15 @@ fn apply(state: &AppState, events: &[Event]) {
             state.metrics.event(e, &v);
             match e {
                 Event::Seat(s) => {
-                    if let Some(j) = seat_json(&v, &s.seat) {
-                        outs.push(Out::Ready(msg("seat", j.to_string(), Audience::Staff)));
+                    if let Some(j) = seat_out(&v, &s.seat) {
+                        let data = serde_json::to_string(&j).unwrap_or_default();
+                        outs.push(Out::Ready(msg("seat", data, Audience::Staff)));
                     }
                 }
                 Event::Queue(q) => {
-                    if let Some(j) = queue_json(&v, &q.queue) {
-                        outs.push(Out::Ready(msg("queue", j.to_string(), Audience::Staff)));
+                    if let Some(j) = queue_out(&v, &q.queue) {
+                        let data = serde_json::to_string(&j).unwrap_or_default();
+                        outs.push(Out::Ready(msg("queue", data, Audience::Staff)));
                     }
                 }
                 Event::Call(c) => outs.push(Out::Call(c.case.clone())),
@@ -116,7 +118,7 @@ fn render(v: &View, outs: Vec<Out>) -> Vec<Msg> {
                 if let Some(c) = v.calls.get(id) {
                     msgs.push(msg(
                         "call",
-                        with_seq(c, v.seq).to_string(),
+                        serde_json::to_string(c).unwrap_or_default(),
                         Audience::Seats(c.seen_by.clone()),
                     ));
                 }
@@ -125,7 +127,7 @@ fn render(v: &View, outs: Vec<Out>) -> Vec<Msg> {
                 if let Some(c) = v.ended.get(id) {
                     msgs.push(msg(
                         "case",
-                        with_seq(c, v.seq).to_string(),
+                        serde_json::to_string(c).unwrap_or_default(),
                         Audience::Seats(c.seen_by.clone()),
                     ));
                 }
@@ -163,34 +165,58 @@ pub(crate) fn with_seq<T: Serialize>(x: &T, seq: u64) -> Value {
     j
 }
 
-/// A seat as the screens show it: its state, since when, and its case (the
-/// last one it answered, through wrap-up).
-pub(crate) fn seat_json(v: &View, seat: &str) -> Option<Value> {
-    let s = v.seats.get(seat)?;
-    let case = s.case.as_ref().map(|c| c.as_str().to_string()).or_else(|| {
-        (s.phase == crate::operator::SeatPhase::WrapUp)
-            .then(|| v.seat_last.get(seat).cloned())
-            .flatten()
-    });
-    Some(json!({
-        "seat": &*s.seat,
-        "phase": s.phase.as_str(),
-        "reason": s.reason,
-        "case": case,
-        "since_ms": v.seat_since.get(seat).copied(),
-        "last_case": v.seat_last.get(seat),
-        "seq": v.seq,
-    }))
+#[derive(Serialize)]
+pub(crate) struct SeatOut<'a> {
+    seat: &'a str,
+    phase: &'static str,
+    reason: Option<&'a str>,
+    case: Option<&'a str>,
+    since_ms: Option<u64>,
+    last_case: Option<&'a str>,
+    seq: u64,
 }
 
-pub(crate) fn queue_json(v: &View, queue: &str) -> Option<Value> {
+#[derive(Serialize)]
+pub(crate) struct QueueOut<'a> {
+    queue: &'a str,
+    waiting: u32,
+    oldest_ms: Option<u64>,
+    seq: u64,
+}
+
+/// A seat as the screens show it: its state, since when, and its case (the
+/// last one it answered, through wrap-up).
+pub(crate) fn seat_out<'a>(v: &'a View, seat: &str) -> Option<SeatOut<'a>> {
+    let s = v.seats.get(seat)?;
+    let last = v.seat_last.get(seat).map(String::as_str);
+    let case = match &s.case {
+        Some(c) => Some(c.as_str()),
+        None if s.phase == crate::operator::SeatPhase::WrapUp => last,
+        None => None,
+    };
+    Some(SeatOut {
+        seat: &s.seat,
+        phase: s.phase.as_str(),
+        reason: s.reason.as_deref(),
+        case,
+        since_ms: v.seat_since.get(seat).copied(),
+        last_case: last,
+        seq: v.seq,
+    })
+}
+
+pub(crate) fn seat_json(v: &View, seat: &str) -> Option<Value> {
+    seat_out(v, seat).and_then(|s| serde_json::to_value(s).ok())
+}
+
+pub(crate) fn queue_out<'a>(v: &'a View, queue: &str) -> Option<QueueOut<'a>> {
     let q = v.queues.get(queue)?;
-    Some(json!({
-        "queue": &*q.queue,
-        "waiting": q.waiting,
-        "oldest_ms": q.oldest_ms,
-        "seq": v.seq,
-    }))
+    Some(QueueOut {
+        queue: &q.queue,
+        waiting: q.waiting,
+        oldest_ms: q.oldest_ms,
+        seq: v.seq,
+    })
 }
 
 /// Once a second: today's figures to the screens if they changed (or a

@@ -156,13 +156,8 @@ impl Metrics {
     /// Counts what one live event says (never called for replayed records).
     pub fn event(&self, e: &Event, view: &View) {
         match e {
-            Event::Queue(q) => {
-                self.waiting
-                    .get_or_create(&vec![("queue", q.queue.to_string())])
-                    .set(i64::from(q.waiting));
-            }
             Event::Case(r) => self.record(r, view),
-            Event::Seat(_) | Event::Call(_) => {}
+            Event::Queue(_) | Event::Seat(_) | Event::Call(_) => {}
         }
     }
 
@@ -226,6 +221,11 @@ impl Metrics {
                 .set(n as i64);
         }
         self.calls_live.set(view.calls.len() as i64);
+        for q in view.queues.values() {
+            self.waiting
+                .get_or_create(&vec![("queue", q.queue.to_string())])
+                .set(i64::from(q.waiting));
+        }
         let sync = |c: &Counter, v: &std::sync::atomic::AtomicU64| {
             let now = v.load(Ordering::Relaxed);
             let had = c.get();
