@@ -616,3 +616,130 @@ fn an_operator_classifies_notes_locates_and_readies_its_own_call_only() {
         by: "sup".into()
     }));
 }
+
+#[test]
+fn a_case_is_handed_to_agencies_whose_steps_close_it() {
+    use siaga112::caselog::{Brief, CaseId, TicketStatus};
+    let agencies =
+        "\n[[agency]]\nid = \"damkar\"\nname = \"Damkar\"\ncategories = [\"kebakaran\"]\n\
+                    [[agency]]\nid = \"bpbd\"\nname = \"BPBD\"\n";
+    let mut n = Net::new(&(config("wrapup_s = 30", &["\"emergency\""]) + agencies));
+    let p = n.phone("op1", "secret1", 5071, Answer::After(S(1)));
+    assert_eq!(n.register(p, 3600), 200);
+    n.call(1, "112");
+    n.advance(S(2));
+    let case = CaseId::from(CASE1);
+    let op1 = || Actor::operator("op1");
+    let damkar = Actor {
+        user: "damkar1".into(),
+        role: siaga112::operator::Role::Agency {
+            agency: "damkar".into(),
+        },
+    };
+    let dispatch = |agency: &str| Command::Dispatch {
+        case: case.clone(),
+        agency: agency.into(),
+        note: Some("lantai 2".into()),
+        brief: Brief::default(),
+    };
+    let step = |agency: &str, status| Command::TicketStep {
+        case: case.clone(),
+        agency: agency.into(),
+        status,
+        note: None,
+    };
+    assert_eq!(
+        n.command(1, op1(), dispatch("pln")),
+        Err(CommandError::UnknownTicket),
+        "no such agency"
+    );
+    assert_eq!(
+        n.command(2, op1(), dispatch("damkar")),
+        Ok(Done::Ticket {
+            case: case.clone(),
+            agency: "damkar".into(),
+            status: TicketStatus::Sent
+        })
+    );
+    assert_eq!(
+        n.command(3, op1(), dispatch("damkar")),
+        Err(CommandError::WrongState("sent".into())),
+        "one open ticket per agency"
+    );
+    assert!(n.command(4, op1(), dispatch("bpbd")).is_ok());
+    // Who moves a ticket on: its agency (or a supervisor), not another.
+    assert_eq!(
+        n.command(5, op1(), step("damkar", TicketStatus::Acknowledged)),
+        Err(CommandError::NotAllowed)
+    );
+    assert_eq!(
+        n.command(6, damkar.clone(), step("bpbd", TicketStatus::Acknowledged)),
+        Err(CommandError::NotAllowed)
+    );
+    assert!(n
+        .command(7, damkar.clone(), step("damkar", TicketStatus::OnScene))
+        .is_ok());
+    assert_eq!(
+        n.command(
+            8,
+            damkar.clone(),
+            step("damkar", TicketStatus::Acknowledged)
+        ),
+        Err(CommandError::WrongState("on-scene".into())),
+        "steps only go forward"
+    );
+    assert!(n
+        .command(9, damkar.clone(), step("damkar", TicketStatus::Closed))
+        .is_ok());
+    assert_eq!(
+        n.command(10, damkar.clone(), step("damkar", TicketStatus::Cancelled)),
+        Err(CommandError::WrongState("closed".into()))
+    );
+    // The call ends; the bpbd ticket is still open: not closed yet.
+    n.trunk_hangs_up(1);
+    assert!(!n.kinds_of(CASE1).contains(&"closed"));
+    // The operator cancels its own case's ticket: now the case is closed.
+    assert!(n
+        .command(11, op1(), step("bpbd", TicketStatus::Cancelled))
+        .is_ok());
+    let kinds = n.kinds_of(CASE1);
+    assert_eq!(kinds.last(), Some(&"closed"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "ticket").count(), 5);
+    let sent: Vec<&Kind> = n
+        .records
+        .iter()
+        .filter(|r| r.case.as_ref() == Some(&case))
+        .map(|r| &r.kind)
+        .filter(|k| {
+            matches!(
+                k,
+                Kind::Ticket {
+                    status: TicketStatus::Sent,
+                    ..
+                }
+            )
+        })
+        .collect();
+    match sent[0] {
+        Kind::Ticket {
+            by, brief, note, ..
+        } => {
+            assert_eq!(by, "op1");
+            assert_eq!(note.as_deref(), Some("lantai 2"));
+            assert!(
+                brief.as_ref().unwrap().caller.contains("+62"),
+                "the caller to call back: {brief:?}"
+            );
+        }
+        _ => unreachable!(),
+    }
+    // A call-back attempt is a record too; agencies may not make one.
+    let cb = Command::Callback {
+        case: case.clone(),
+        outcome: "no-answer".into(),
+        note: None,
+    };
+    assert!(n.command(12, op1(), cb.clone()).is_ok());
+    assert_eq!(n.command(13, damkar, cb), Err(CommandError::NotAllowed));
+    assert_eq!(n.kinds_of(CASE1).last(), Some(&"callback"));
+}

@@ -169,13 +169,25 @@ impl B2bua {
                 Kind::Opened { caller, .. } => {
                     callers.insert(case.as_str(), caller.as_str());
                 }
-                Kind::Outcome { mark, .. } if mark == "prank" => {
+                Kind::Outcome { mark: p, .. } | Kind::Classified { class: p, .. }
+                    if p == "prank" =>
+                {
                     if let Some(caller) = callers.get(case.as_str()) {
                         self.pranks.add(caller, r.time_ms);
                     }
                 }
                 _ => {}
             }
+        }
+        for v in self.pranks.by_caller.values_mut() {
+            v.make_contiguous().sort_unstable();
+        }
+    }
+
+    /// Prank marks (caller, unix ms) of earlier runs, from the store.
+    pub fn load_pranks(&mut self, marks: impl IntoIterator<Item = (String, u64)>) {
+        for (caller, ms) in marks {
+            self.pranks.add(&caller, ms);
         }
         for v in self.pranks.by_caller.values_mut() {
             v.make_contiguous().sort_unstable();
@@ -255,6 +267,7 @@ impl B2bua {
                 queue,
             },
         );
+        self.close_case_if_done(now, &c.case);
         self.call_event(c.case, CallPhase::Ended(reason), seat);
     }
 }

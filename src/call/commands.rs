@@ -80,7 +80,12 @@ impl B2bua {
     /// A case the actor may act on: (case, caller). An operator: a call its
     /// seat has answered, or one it handled lately; a supervisor: any call
     /// in progress or handled lately.
-    fn case_of(&self, by: &Actor, seat: Option<SeatId>, case: &CaseId) -> Option<(CaseId, String)> {
+    pub(super) fn case_of(
+        &self,
+        by: &Actor,
+        seat: Option<SeatId>,
+        case: &CaseId,
+    ) -> Option<(CaseId, String)> {
         let mine = |s: SeatId| {
             let live = self
                 .calls
@@ -123,6 +128,39 @@ impl B2bua {
         by: &Actor,
         cmd: Command,
     ) -> Result<Done, CommandError> {
+        // Tickets and call-backs may be about cases of earlier days.
+        let cmd = match cmd {
+            Command::Dispatch {
+                case,
+                agency,
+                note,
+                brief,
+            } => return self.dispatch(now, by, case, agency, note, brief),
+            Command::TicketStep {
+                case,
+                agency,
+                status,
+                note,
+            } => return self.ticket_step(now, by, case, agency, status, note),
+            Command::Callback {
+                case,
+                outcome,
+                note,
+            } => {
+                tracing::info!(case = %case, %outcome, by = %by.user, "call-back");
+                self.record(
+                    now,
+                    Some(case.clone()),
+                    Kind::Callback {
+                        outcome,
+                        by: by.user.clone(),
+                        note: note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+                    },
+                );
+                return Ok(Done::Case { case });
+            }
+            other => other,
+        };
         let case = cmd.case().cloned().ok_or(CommandError::UnknownCase)?;
         let (case, caller) = self
             .case_of(by, None, &case)
@@ -192,7 +230,7 @@ impl B2bua {
         }
     }
 
-    fn class_of(&self, case: &CaseId) -> Option<String> {
+    pub(super) fn class_of(&self, case: &CaseId) -> Option<String> {
         self.calls
             .by_case(case)
             .and_then(|id| self.calls.get(id))

@@ -28,6 +28,7 @@ mod offer;
 mod overflow;
 mod purpose;
 mod table;
+mod tickets;
 mod trunk;
 
 pub use case::EndedSummary;
@@ -174,6 +175,8 @@ pub struct B2bua {
     ended: EndedSummary,
     /// The relay, when `[media] enabled`.
     media: Option<media::MediaPlane>,
+    /// Tickets of cases not closed yet.
+    tickets: tickets::Tickets,
 }
 
 impl B2bua {
@@ -216,6 +219,7 @@ impl B2bua {
         B2bua {
             acd,
             media: media::MediaPlane::new(&cfg, prompts),
+            tickets: tickets::Tickets::default(),
             seat_names: cfg
                 .seats
                 .iter()

@@ -62,6 +62,15 @@ pub struct Case {
     /// Marked ready for dispatch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ready: bool,
+    /// Each agency's ticket and where it is ("damkar:closed").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<String>,
+    /// When every ticket was done (and the call over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+    /// Call-back attempts, each "outcome by".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callbacks: Vec<String>,
 }
 
 /// Folds records into one [`Case`] per case id, in the order the cases first
@@ -158,6 +167,19 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                 c.location = Some(format!("{} ({source})", parts.join(" ")));
             }
             Kind::Ready { .. } => c.ready = true,
+            Kind::Ticket { agency, status, .. } => {
+                let entry = format!("{agency}:{}", status.as_str());
+                match c
+                    .tickets
+                    .iter_mut()
+                    .find(|t| t.split(':').next() == Some(agency.as_str()))
+                {
+                    Some(t) => *t = entry,
+                    None => c.tickets.push(entry),
+                }
+            }
+            Kind::Closed {} => c.closed = Some(format_time(r.time_ms)),
+            Kind::Callback { outcome, by, .. } => c.callbacks.push(format!("{outcome} {by}")),
             Kind::Boot { .. } | Kind::Seat { .. } | Kind::Unknown => {}
         }
     }

@@ -29,5 +29,8 @@ mod tests;
 
 pub use fold::{fold, Case};
 pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle};
-pub use record::{format_time, parse_time, CaseId, CaseIds, EndReason, Kind, Record};
+pub use record::{
+    format_time, parse_time, Brief, BriefNote, CaseId, CaseIds, EndReason, Kind, Record,
+    TicketStatus,
+};
 pub use recovery::{read_journal, CaseLogError, Recovery};

@@ -174,6 +174,28 @@ pub enum Kind {
     Ready {
         by: String,
     },
+    /// The case handed to an agency (`sent`, with the brief), or a step of
+    /// that ticket's life. One ticket per agency and case.
+    Ticket {
+        agency: String,
+        status: TicketStatus,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// What the centre knew when it sent the ticket.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        brief: Option<Box<Brief>>,
+    },
+    /// The call is over and every ticket is closed or cancelled.
+    Closed {},
+    /// A call-back to a caller whose emergency call was lost (abandoned,
+    /// dropped): `reached`, `no-answer`, `busy`, `wrong-number`, `handled`.
+    Callback {
+        outcome: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// The engine suggests a mark for the operator to confirm (a caller
     /// silent since the answer: "silent"); never acted on by itself.
     Suggested {
@@ -219,6 +241,75 @@ pub enum Kind {
     /// Read only: its fields are dropped; never append it.
     #[serde(other)]
     Unknown,
+}
+
+/// Where a ticket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TicketStatus {
+    Sent,
+    Acknowledged,
+    OnScene,
+    Closed,
+    Cancelled,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Sent => "sent",
+            TicketStatus::Acknowledged => "acknowledged",
+            TicketStatus::OnScene => "on-scene",
+            TicketStatus::Closed => "closed",
+            TicketStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Closed or cancelled: nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, TicketStatus::Closed | TicketStatus::Cancelled)
+    }
+
+    /// The step an action name asks for (`acknowledge`, `on-scene`...).
+    pub fn from_action(a: &str) -> Option<TicketStatus> {
+        Some(match a {
+            "acknowledge" => TicketStatus::Acknowledged,
+            "on-scene" => TicketStatus::OnScene,
+            "close" => TicketStatus::Closed,
+            "cancel" => TicketStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// What a ticket tells the agency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Brief {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The caller, to call back.
+    pub caller: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<BriefNote>,
+    #[serde(default)]
+    pub opened_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BriefNote {
+    pub by: String,
+    pub at_ms: u64,
+    pub text: String,
 }
 
 fn one_spelling<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -28,6 +28,28 @@ pub struct Config {
     pub http: HttpConfig,
     /// Console users besides the seats' operators.
     pub users: Vec<UserConfig>,
+    /// The agencies cases are handed to.
+    pub agencies: Vec<AgencyConfig>,
+    pub store: StoreConfig,
+}
+
+/// An agency that acts on cases (`[[agency]]`): the fire brigade, the
+/// police, BPBD...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyConfig {
+    pub id: String,
+    pub name: String,
+    /// The categories it is suggested for.
+    pub categories: Vec<String>,
+    /// Where a voice hand-off would ring (later).
+    pub number: Option<String>,
+}
+
+/// The query store (`[store]`): a SQLite projection of the journal.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Default: beside the journal, `<journal stem>.sqlite`.
+    pub path: PathBuf,
 }
 
 /// A kind of emergency (`kebakaran`...), with its labels.

@@ -33,6 +33,27 @@ pub(super) struct RawConfig {
     pub(super) http: Option<RawHttp>,
     #[serde(default, rename = "user")]
     pub(super) users: Vec<RawUser>,
+    #[serde(default, rename = "agency")]
+    pub(super) agencies: Vec<RawAgency>,
+    #[serde(default)]
+    pub(super) store: RawStore,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAgency {
+    pub(super) id: String,
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) categories: Vec<String>,
+    #[serde(default)]
+    pub(super) number: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawStore {
+    pub(super) path: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -61,8 +61,18 @@ impl RawConfig {
         };
         let categories = categories(self.categories)?;
         let http = http(self.http)?;
-        let users = users(self.users, &seats)?;
+        let agencies = agencies(self.agencies, &categories)?;
+        let users = users(self.users, &seats, &agencies)?;
         let acd = acd(self.acd)?;
+        let store = StoreConfig {
+            path: match self.store.path {
+                Some(p) if p.trim().is_empty() => {
+                    return Err(invalid("store.path", "must not be empty"))
+                }
+                Some(p) => PathBuf::from(p),
+                None => caselog.path.with_extension("sqlite"),
+            },
+        };
         Ok(Config {
             sip,
             acd,
@@ -78,8 +88,46 @@ impl RawConfig {
             categories,
             http,
             users,
+            agencies,
+            store,
         })
     }
+}
+
+/// `[[agency]]`: ids unique names, categories configured ones.
+fn agencies(
+    raw: Vec<RawAgency>,
+    categories: &[CategoryConfig],
+) -> Result<Vec<AgencyConfig>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let key = |k: &str| format!("agency[{i}].{k}");
+        if !is_name(&a.id) || !seen.insert(a.id.clone()) {
+            return Err(invalid(
+                key("id"),
+                format!("{:?} must be a unique name of a-z, 0-9, - and _", a.id),
+            ));
+        }
+        if a.name.trim().is_empty() {
+            return Err(invalid(key("name"), "must not be empty"));
+        }
+        for c in &a.categories {
+            if !categories.iter().any(|k| &k.id == c) {
+                return Err(invalid(
+                    key("categories"),
+                    format!("{c:?} is not a configured category"),
+                ));
+            }
+        }
+        out.push(AgencyConfig {
+            id: a.id,
+            name: a.name,
+            categories: a.categories,
+            number: a.number.filter(|n| !n.trim().is_empty()),
+        });
+    }
+    Ok(out)
 }
 
 /// `[[queue]]`: the queues, and their names for the other sections to check.
@@ -396,7 +444,11 @@ fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
 }
 
 /// `[[user]]`: names unique, and no seat's.
-fn users(raw: Vec<RawUser>, seats: &[SeatConfig]) -> Result<Vec<UserConfig>, ConfigError> {
+fn users(
+    raw: Vec<RawUser>,
+    seats: &[SeatConfig],
+    agencies: &[AgencyConfig],
+) -> Result<Vec<UserConfig>, ConfigError> {
     let mut seen: HashSet<String> = seats.iter().map(|s| s.user.clone()).collect();
     let mut out = Vec::new();
     for (i, u) in raw.into_iter().enumerate() {
@@ -429,6 +481,14 @@ fn users(raw: Vec<RawUser>, seats: &[SeatConfig]) -> Result<Vec<UserConfig>, Con
         }
         if role == UserRole::Agency && u.agency.as_deref().is_none_or(|a| a.trim().is_empty()) {
             return Err(invalid(key("agency"), "an agency user needs its agency"));
+        }
+        if let Some(a) = &u.agency {
+            if !agencies.iter().any(|x| &x.id == a) {
+                return Err(invalid(
+                    key("agency"),
+                    format!("{a:?} is not an [[agency]] id"),
+                ));
+            }
         }
         out.push(UserConfig {
             name: u.name,

@@ -167,6 +167,21 @@ impl Core {
         self.b2bua.load_history(records);
     }
 
+    /// Feeds prank marks of earlier runs in: (caller URI, unix ms).
+    pub fn load_pranks(&mut self, marks: impl IntoIterator<Item = (String, u64)>) {
+        self.b2bua.load_pranks(marks);
+    }
+
+    /// Feeds the tickets of cases not closed yet in (from the store).
+    pub fn load_tickets(
+        &mut self,
+        tickets: impl IntoIterator<
+            Item = (crate::caselog::CaseId, String, crate::caselog::TicketStatus),
+        >,
+    ) {
+        self.b2bua.load_tickets(tickets);
+    }
+
     pub fn counters(&self) -> Counters {
         self.counters
     }

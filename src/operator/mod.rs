@@ -7,7 +7,7 @@ mod event;
 
 pub use event::{CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
 
-use crate::caselog::CaseId;
+use crate::caselog::{Brief, CaseId, TicketStatus};
 use std::fmt;
 
 /// Who is acting.
@@ -97,7 +97,39 @@ pub enum Command {
     },
     /// The case is ready for dispatch (it needs a class).
     Ready { case: CaseId },
+    /// Hand the case to an agency: a ticket, `sent`. `brief` is what the
+    /// console knows of the case (class, category, location, notes), sent
+    /// with it and kept in the record.
+    Dispatch {
+        case: CaseId,
+        agency: String,
+        note: Option<String>,
+        brief: Brief,
+    },
+    /// A step of a ticket's life (by its agency, or a supervisor for it;
+    /// an operator may cancel a ticket of its own case).
+    TicketStep {
+        case: CaseId,
+        agency: String,
+        status: TicketStatus,
+        note: Option<String>,
+    },
+    /// A call-back attempt to the caller of a lost emergency call.
+    Callback {
+        case: CaseId,
+        outcome: String,
+        note: Option<String>,
+    },
 }
+
+/// What a call-back attempt came to.
+pub const CALLBACK_OUTCOMES: &[&str] = &["reached", "no-answer", "busy", "wrong-number", "handled"];
+
+/// Outcomes that take a case off the call-back list.
+pub const CALLBACK_DONE: &[&str] = &["reached", "wrong-number", "handled"];
+
+/// The longest note on a ticket or call-back.
+const SHORT_NOTE: usize = 500;
 
 impl Command {
     /// The seat the command is about (None: a case command).
@@ -118,7 +150,10 @@ impl Command {
             Command::Classify { case, .. }
             | Command::Note { case, .. }
             | Command::Locate { case, .. }
-            | Command::Ready { case } => Some(case),
+            | Command::Ready { case }
+            | Command::Dispatch { case, .. }
+            | Command::TicketStep { case, .. }
+            | Command::Callback { case, .. } => Some(case),
             _ => None,
         }
     }
@@ -127,12 +162,24 @@ impl Command {
     /// it, and whether its words are well formed. (That an operator's case
     /// command is about a call of its own seat is the core's to check.)
     pub fn authorize(&self, by: &Actor) -> Result<(), CommandError> {
-        match (&by.role, self.seat()) {
+        match (&by.role, self) {
             (Role::Supervisor, _) => {}
-            (Role::Operator { seat }, Some(s)) if seat == s => {}
-            (Role::Operator { .. }, None) => {}
-            _ => return Err(CommandError::NotAllowed),
+            // An agency moves its own tickets on, nothing else.
+            (Role::Agency { agency }, Command::TicketStep { agency: a, .. }) if agency == a => {}
+            (Role::Agency { .. }, _) => return Err(CommandError::NotAllowed),
+            // An operator may cancel a ticket (of its case: the core checks);
+            // the other steps are the agency's.
+            (Role::Operator { .. }, Command::TicketStep { status, .. })
+                if *status != TicketStatus::Cancelled =>
+            {
+                return Err(CommandError::NotAllowed)
+            }
+            (Role::Operator { seat }, c) => match c.seat() {
+                Some(s) if s != seat => return Err(CommandError::NotAllowed),
+                _ => {}
+            },
         }
+        let short = |n: &Option<String>| n.as_ref().is_some_and(|t| t.chars().count() > SHORT_NOTE);
         match self {
             Command::Classify { class, .. } if !CLASSES.contains(&class.as_str()) => Err(
                 CommandError::Invalid(format!("{class:?} is not one of {}", CLASSES.join(", "))),
@@ -178,6 +225,28 @@ impl Command {
             Command::Mark { mark, .. } if !is_word(mark) => Err(CommandError::Invalid(
                 "a mark is 1-32 of a-z, 0-9 and -".into(),
             )),
+            Command::Dispatch { note, .. } | Command::TicketStep { note, .. } if short(note) => {
+                Err(CommandError::Invalid(format!(
+                    "a note is at most {SHORT_NOTE} characters"
+                )))
+            }
+            Command::TicketStep { status, .. } if *status == TicketStatus::Sent => Err(
+                CommandError::Invalid("a ticket is sent by dispatching the case".into()),
+            ),
+            Command::Callback { outcome, note, .. } => {
+                if !CALLBACK_OUTCOMES.contains(&outcome.as_str()) {
+                    return Err(CommandError::Invalid(format!(
+                        "{outcome:?} is not one of {}",
+                        CALLBACK_OUTCOMES.join(", ")
+                    )));
+                }
+                if short(note) {
+                    return Err(CommandError::Invalid(format!(
+                        "a note is at most {SHORT_NOTE} characters"
+                    )));
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -198,6 +267,12 @@ pub enum Done {
     Marked { case: CaseId, mark: String },
     /// The case command was recorded.
     Case { case: CaseId },
+    /// A ticket is at `status` now.
+    Ticket {
+        case: CaseId,
+        agency: String,
+        status: TicketStatus,
+    },
 }
 
 /// Why a command was not carried out.
@@ -207,6 +282,8 @@ pub enum CommandError {
     UnknownSeat,
     /// No such case (or none the seat handled, for "the last call").
     UnknownCase,
+    /// No such agency, or no ticket of it for the case.
+    UnknownTicket,
     /// Not in this state (e.g. pausing a seat that is on a call).
     WrongState(String),
     /// The actor may not do this.
@@ -220,6 +297,7 @@ impl fmt::Display for CommandError {
         match self {
             CommandError::UnknownSeat => f.write_str("no such seat"),
             CommandError::UnknownCase => f.write_str("no such case"),
+            CommandError::UnknownTicket => f.write_str("no such agency or ticket"),
             CommandError::WrongState(s) => write!(f, "not possible while {s}"),
             CommandError::NotAllowed => f.write_str("not allowed"),
             CommandError::Invalid(why) => f.write_str(why),

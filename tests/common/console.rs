@@ -31,6 +31,27 @@ role = "agency"
 agency = "damkar"
 password_hash = "{agency}"
 
+[[user]]
+name = "bpbd"
+role = "agency"
+agency = "bpbd"
+password_hash = "{agency}"
+
+[[agency]]
+id = "damkar"
+name = "Dinas Pemadam Kebakaran"
+categories = ["kebakaran", "pohon-tumbang", "hewan-liar"]
+
+[[agency]]
+id = "bpbd"
+name = "Badan Penanggulangan Bencana Daerah"
+categories = ["bencana", "banjir", "pohon-tumbang"]
+
+[[agency]]
+id = "dinkes"
+name = "Dinas Kesehatan (ambulans)"
+categories = ["ambulans", "medis", "kecelakaan"]
+
 [[trunk]]
 name = "telco-a"
 peers = ["127.0.0.1/32"]

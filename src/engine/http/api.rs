@@ -93,7 +93,9 @@ impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> ApiError {
         let m = e.to_string();
         match e {
-            CommandError::UnknownSeat | CommandError::UnknownCase => ApiError::not_found(&m),
+            CommandError::UnknownSeat | CommandError::UnknownCase | CommandError::UnknownTicket => {
+                ApiError::not_found(&m)
+            }
             CommandError::NotAllowed => ApiError::forbidden(&m),
             CommandError::Invalid(_) => ApiError::bad_request(m),
             CommandError::WrongState(s) => ApiError {

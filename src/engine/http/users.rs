@@ -134,6 +134,10 @@ queues = ["emergency"]
 name = "sup"
 role = "supervisor"
 password_hash = "{hash}"
+[[agency]]
+id = "damkar"
+name = "Dinas Pemadam Kebakaran"
+categories = ["kebakaran"]
 [[user]]
 name = "damkar"
 role = "agency"
