@@ -174,11 +174,7 @@ pub struct View {
     pub now_ms: u64,
 }
 
-/// A caller's number: the user part of their URI.
-pub fn caller_number(uri: &str) -> &str {
-    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
-    rest.split(['@', ';']).next().unwrap_or(rest)
-}
+pub use crate::caselog::caller_number;
 
 impl View {
     pub fn new() -> View {

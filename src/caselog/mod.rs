@@ -24,13 +24,14 @@ mod fold;
 mod journal;
 mod record;
 mod recovery;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
 pub use fold::{fold, Case};
 pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle};
 pub use record::{
-    format_time, parse_time, Brief, BriefNote, CaseId, CaseIds, EndReason, Kind, Record,
-    TicketStatus,
+    caller_number, format_time, parse_time, Brief, BriefNote, CaseId, CaseIds, EndReason, Kind,
+    Record, TicketStatus, CALLBACK_DONE,
 };
 pub use recovery::{read_journal, CaseLogError, Recovery};

@@ -243,6 +243,17 @@ pub enum Kind {
     Unknown,
 }
 
+/// A caller's number: the user part of their URI (`sip:+62811@telco` ->
+/// `+62811`, `tel:+62811` -> `+62811`).
+pub fn caller_number(uri: &str) -> &str {
+    let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    rest.split(['@', ';', '>']).next().unwrap_or(rest)
+}
+
+/// Call-back outcomes that take a case off the call-back list.
+pub const CALLBACK_DONE: &[&str] = &["reached", "wrong-number", "handled"];
+
 /// Where a ticket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -125,8 +125,7 @@ pub enum Command {
 /// What a call-back attempt came to.
 pub const CALLBACK_OUTCOMES: &[&str] = &["reached", "no-answer", "busy", "wrong-number", "handled"];
 
-/// Outcomes that take a case off the call-back list.
-pub const CALLBACK_DONE: &[&str] = &["reached", "wrong-number", "handled"];
+pub use crate::caselog::CALLBACK_DONE;
 
 /// The longest note on a ticket or call-back.
 const SHORT_NOTE: usize = 500;
