@@ -1,21 +1,24 @@
 //! The read model the screens show, folded from the core's events alone:
 //! every seat's state, every queue's waiting calls, the calls in progress
-//! and lately ended with what their case records said, callers' recent
-//! history, and today's figures. The HTTP side keeps one of these (it never
-//! touches the core); tests hold it equal to the core's own state after any
-//! sequence of inputs. At start it is fed the journal's records of today
-//! (so figures and histories survive a restart).
+//! and lately ended with what their case records said, the tickets not yet
+//! done, the lost calls waiting for a call-back, and today's figures. The
+//! HTTP side keeps one of these (it never touches the core); tests hold it
+//! equal to the core's own state after any sequence of inputs. At start it
+//! is fed the records of today's cases, of open tickets and of call-backs
+//! due, read back from the journal (so it survives a restart). Callers'
+//! histories and older cases are the store's.
 
-use crate::caselog::{CaseId, Kind, Record};
+use crate::caselog::{Brief, CaseId, EndReason, Kind, Record, TicketStatus, CALLBACK_DONE};
 use crate::operator::{Event, QueueStatus, SeatStatus, FALSE_CLASSES};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Ended cases kept for the screens (an operator finishing one in wrap-up).
 const RECENT: usize = 2000;
-/// Earlier cases kept per caller.
-const PER_CALLER: usize = 20;
+/// Final tickets are kept this long after their last step (the agency's
+/// "done today").
+const FINAL_TICKETS_MS: u64 = 24 * 3_600_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NoteView {
@@ -60,6 +63,10 @@ pub struct CaseView {
     pub recording: Option<RecordingView>,
     pub wait_ms: Option<u64>,
     pub talk_ms: Option<u64>,
+    pub tickets: Vec<TicketView>,
+    /// When the call was over and every ticket done.
+    pub closed_ms: Option<u64>,
+    pub callback: Option<CallbackView>,
     /// The view's sequence number when the case last changed.
     pub seq: u64,
     /// Seats the call was shown to (offered or answered), first first: they
@@ -96,13 +103,66 @@ pub struct RecordingView {
     pub failed: Option<String>,
 }
 
-/// One earlier case of a caller.
+/// One step of a ticket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TicketStepView {
+    pub status: &'static str,
+    pub at_ms: u64,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+/// A ticket as the screens show it (the agency's, the operator's case,
+/// the wallboard).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PastCase {
+pub struct TicketView {
+    pub ticket: String,
     pub case: String,
-    pub opened_ms: u64,
-    pub class: Option<String>,
-    pub reason: Option<String>,
+    pub agency: String,
+    pub status: TicketStatus,
+    pub sent_ms: u64,
+    pub acknowledged_ms: Option<u64>,
+    pub on_scene_ms: Option<u64>,
+    pub closed_ms: Option<u64>,
+    pub cancelled_ms: Option<u64>,
+    pub history: Vec<TicketStepView>,
+    pub brief: Option<Brief>,
+    pub seq: u64,
+    /// When the case was answered, for the answer-to-dispatch time.
+    #[serde(skip)]
+    pub answered_ms: Option<u64>,
+}
+
+impl TicketView {
+    /// When it last changed.
+    fn last_ms(&self) -> u64 {
+        self.history.last().map_or(self.sent_ms, |h| h.at_ms)
+    }
+}
+
+/// A call-back attempt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallbackAttempt {
+    pub at_ms: u64,
+    pub by: String,
+    pub outcome: String,
+    pub note: Option<String>,
+}
+
+/// A lost call's call-back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallbackView {
+    pub due: bool,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
+/// An agency's tickets today.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgencyFigures {
+    pub open: u64,
+    pub oldest_unacknowledged_ms: Option<u64>,
+    pub sent: u64,
+    pub closed: u64,
 }
 
 /// Today's figures (the NENA answer-time targets among them).
@@ -120,6 +180,13 @@ pub struct Figures {
     pub mean_answer_s: Option<f64>,
     pub abandoned_share: Option<f64>,
     pub false_share: Option<f64>,
+    /// Tickets sent today (answer-to-dispatch: NFPA 1225, 90 % in 60 s).
+    pub dispatched: u64,
+    pub dispatch_within_60s: Option<f64>,
+    pub mean_answer_to_dispatch_s: Option<f64>,
+    pub by_agency: BTreeMap<String, AgencyFigures>,
+    #[serde(skip)]
+    dispatch_ms: Vec<u64>,
     #[serde(skip)]
     counts: [u64; 3],
     #[serde(skip)]
@@ -147,6 +214,11 @@ impl Figures {
             .filter(|c| FALSE_CLASSES.contains(&c.as_str()))
             .count() as u64;
         self.false_share = share(false_calls, self.offered);
+        let n = self.dispatch_ms.len() as u64;
+        let fast = self.dispatch_ms.iter().filter(|ms| **ms <= 60_000).count() as u64;
+        self.dispatch_within_60s = share(fast, n);
+        self.mean_answer_to_dispatch_s =
+            share(self.dispatch_ms.iter().sum::<u64>(), n).map(|ms| ms / 1000.0);
     }
 }
 
@@ -164,7 +236,10 @@ pub struct View {
     /// Calls ended lately, newest last.
     pub ended: HashMap<CaseId, CaseView>,
     ended_order: VecDeque<CaseId>,
-    pub callers: HashMap<String, VecDeque<PastCase>>,
+    /// Tickets not done, and those done within a day.
+    pub tickets: BTreeMap<(CaseId, String), TicketView>,
+    /// Lost calls not yet called back.
+    pub callbacks_due: BTreeSet<CaseId>,
     pub figures: Figures,
     /// The centre's offset from UTC in hours (for "today").
     pub utc_offset_h: i64,
@@ -198,18 +273,167 @@ impl View {
     }
 
     /// The clock moved to `now_ms` with no record: a new day starts new
-    /// figures at the centre's midnight. True when it did.
+    /// figures at the centre's midnight, and tickets done over a day ago
+    /// are let go. True when the figures started again.
     pub fn tick(&mut self, now_ms: u64) -> bool {
         self.now_ms = self.now_ms.max(now_ms);
+        let now = self.now_ms;
+        self.tickets
+            .retain(|_, t| !t.status.is_final() || t.last_ms() + FINAL_TICKETS_MS > now);
         let today = self.day_of(self.now_ms);
         if today <= self.figures.date {
             return false;
         }
+        self.new_day(today);
+        true
+    }
+
+    fn new_day(&mut self, today: String) {
         self.figures = Figures {
             date: today,
             ..Figures::default()
         };
-        true
+        self.agency_figures();
+    }
+
+    /// Each agency's open tickets and the oldest unacknowledged one, and
+    /// what it was sent and closed today.
+    fn agency_figures(&mut self) {
+        let mut by: BTreeMap<String, AgencyFigures> = BTreeMap::new();
+        let date = self.figures.date.clone();
+        for t in self.tickets.values() {
+            let a = by.entry(t.agency.clone()).or_default();
+            if !t.status.is_final() {
+                a.open += 1;
+            }
+            if t.status == TicketStatus::Sent {
+                a.oldest_unacknowledged_ms = Some(
+                    a.oldest_unacknowledged_ms
+                        .map_or(t.sent_ms, |o| o.min(t.sent_ms)),
+                );
+            }
+            if self.day_of(t.sent_ms) == date {
+                a.sent += 1;
+            }
+            if t.closed_ms.is_some_and(|c| self.day_of(c) == date) {
+                a.closed += 1;
+            }
+        }
+        self.figures.by_agency = by;
+    }
+
+    /// Open tickets, oldest first.
+    pub fn open_tickets(&self) -> impl DoubleEndedIterator<Item = &TicketView> {
+        let mut v: Vec<&TicketView> = self
+            .tickets
+            .values()
+            .filter(|t| !t.status.is_final())
+            .collect();
+        v.sort_by_key(|t| t.sent_ms);
+        v.into_iter()
+    }
+
+    /// A ticket's record: kept in the ticket map (whether or not its case
+    /// is still in view) and in the case's list.
+    #[allow(clippy::too_many_arguments)]
+    fn ticket(
+        &mut self,
+        id: &CaseId,
+        at_ms: u64,
+        agency: &str,
+        status: TicketStatus,
+        by: &str,
+        note: &Option<String>,
+        brief: &Option<Box<Brief>>,
+    ) {
+        let seq = self.seq;
+        let answered = self.case(id).and_then(|c| c.answered_ms);
+        let key = (id.clone(), agency.to_string());
+        let step = TicketStepView {
+            status: status.as_str(),
+            at_ms,
+            by: by.to_string(),
+            note: note.clone(),
+        };
+        let counts_today = self.day_of(at_ms) == self.figures.date;
+        match (status, self.tickets.get_mut(&key)) {
+            (TicketStatus::Sent, existing) => {
+                let history = existing
+                    .map(|t| std::mem::take(&mut t.history))
+                    .unwrap_or_default();
+                let mut t = TicketView {
+                    ticket: format!("{}/{agency}", id.as_str()),
+                    case: id.as_str().to_string(),
+                    agency: agency.to_string(),
+                    status,
+                    sent_ms: at_ms,
+                    acknowledged_ms: None,
+                    on_scene_ms: None,
+                    closed_ms: None,
+                    cancelled_ms: None,
+                    history,
+                    brief: brief.as_deref().cloned(),
+                    seq,
+                    answered_ms: answered,
+                };
+                t.history.push(step);
+                if counts_today {
+                    self.figures.dispatched += 1;
+                    if let Some(a) = answered {
+                        self.figures.dispatch_ms.push(at_ms.saturating_sub(a));
+                    }
+                }
+                self.tickets.insert(key.clone(), t);
+            }
+            (_, Some(t)) => {
+                t.status = status;
+                t.seq = seq;
+                match status {
+                    TicketStatus::Acknowledged => t.acknowledged_ms = Some(at_ms),
+                    TicketStatus::OnScene => t.on_scene_ms = Some(at_ms),
+                    TicketStatus::Closed => t.closed_ms = Some(at_ms),
+                    TicketStatus::Cancelled => t.cancelled_ms = Some(at_ms),
+                    TicketStatus::Sent => {}
+                }
+                t.history.push(step);
+            }
+            // A step of a ticket sent before what this view saw.
+            (_, None) => return,
+        }
+        let t = self.tickets.get(&key).cloned();
+        let live = self.calls.contains_key(id);
+        let case = if live {
+            self.calls.get_mut(id)
+        } else {
+            self.ended.get_mut(id)
+        };
+        if let (Some(c), Some(t)) = (case, t) {
+            match c.tickets.iter_mut().find(|x| x.agency == agency) {
+                Some(x) => *x = t,
+                None => c.tickets.push(t),
+            }
+        }
+        self.agency_figures();
+        self.figures.recompute();
+    }
+
+    /// A lost call: due for a call-back unless one already reached the caller.
+    fn callback_due(&mut self, id: &CaseId) {
+        let c = match self.calls.get_mut(id) {
+            Some(c) => Some(c),
+            None => self.ended.get_mut(id),
+        };
+        if let Some(c) = c {
+            let cb = c.callback.get_or_insert_with(CallbackView::default);
+            let done = cb
+                .attempts
+                .iter()
+                .any(|a| CALLBACK_DONE.contains(&a.outcome.as_str()));
+            if !done {
+                cb.due = true;
+                self.callbacks_due.insert(id.clone());
+            }
+        }
     }
 
     /// A live or lately ended case.
@@ -253,10 +477,7 @@ impl View {
         self.now_ms = self.now_ms.max(r.time_ms);
         let today = self.day_of(r.time_ms);
         if today > self.figures.date {
-            self.figures = Figures {
-                date: today.clone(),
-                ..Figures::default()
-            };
+            self.new_day(today);
         }
         let Some(id) = &r.case else {
             if let Kind::Boot { .. } = r.kind {
@@ -292,6 +513,21 @@ impl View {
                 self.figures.recompute();
             }
             return;
+        }
+        match &r.kind {
+            Kind::Ticket {
+                agency,
+                status,
+                by,
+                note,
+                brief,
+            } => {
+                self.ticket(id, r.time_ms, agency, *status, by, note, brief);
+            }
+            Kind::Callback { outcome, .. } if CALLBACK_DONE.contains(&outcome.as_str()) => {
+                self.callbacks_due.remove(id);
+            }
+            _ => {}
         }
         let Some(opened) = self.case(id).map(|c| c.opened_ms) else {
             return;
@@ -332,14 +568,8 @@ impl View {
             } => {
                 c.class = Some(class.clone());
                 c.category.clone_from(category);
-                // A class set after the end updates the caller's history too.
-                let number = caller_number(&c.caller).to_string();
-                if let Some(p) = self
-                    .callers
-                    .get_mut(&number)
-                    .and_then(|h| h.iter_mut().find(|p| p.case == id.as_str()))
-                {
-                    p.class = Some(class.clone());
+                if class == "dropped" {
+                    self.callback_due(id);
                 }
                 if counts_today {
                     self.figures
@@ -368,6 +598,21 @@ impl View {
                 })
             }
             Kind::Ready { .. } => c.ready = true,
+            Kind::Closed {} => c.closed_ms = Some(r.time_ms),
+            Kind::Callback {
+                outcome, by, note, ..
+            } => {
+                let cb = c.callback.get_or_insert_with(CallbackView::default);
+                cb.attempts.push(CallbackAttempt {
+                    at_ms: r.time_ms,
+                    by: by.clone(),
+                    outcome: outcome.clone(),
+                    note: note.clone(),
+                });
+                if CALLBACK_DONE.contains(&outcome.as_str()) {
+                    cb.due = false;
+                }
+            }
             Kind::Recorded { path, sha256, .. } => {
                 c.recording = Some(RecordingView {
                     path: Some(path.clone()),
@@ -392,13 +637,6 @@ impl View {
                 c.wait_ms = Some(*wait_ms);
                 c.talk_ms = Some(*talk_ms);
                 let answered = c.answered;
-                let past = PastCase {
-                    case: c.case.clone(),
-                    opened_ms: c.opened_ms,
-                    class: c.class.clone(),
-                    reason: c.reason.clone(),
-                };
-                let number = caller_number(&c.caller).to_string();
                 if let Some(done) = self.calls.remove(id) {
                     self.ended.insert(id.clone(), done);
                     self.ended_order.push_back(id.clone());
@@ -408,10 +646,8 @@ impl View {
                         }
                     }
                 }
-                let h = self.callers.entry(number).or_default();
-                h.push_back(past);
-                while h.len() > PER_CALLER {
-                    h.pop_front();
+                if *reason == EndReason::Abandoned {
+                    self.callback_due(id);
                 }
                 if counts_today {
                     let f = &mut self.figures;
@@ -431,20 +667,6 @@ impl View {
             }
             _ => {}
         }
-    }
-
-    /// A caller's earlier cases (newest first) and how many were pranks.
-    pub fn history(&self, number: &str) -> (Vec<PastCase>, usize) {
-        let list: Vec<PastCase> = self
-            .callers
-            .get(number)
-            .map(|h| h.iter().rev().cloned().collect())
-            .unwrap_or_default();
-        let pranks = list
-            .iter()
-            .filter(|p| p.class.as_deref() == Some("prank"))
-            .count();
-        (list, pranks)
     }
 }
 
@@ -543,12 +765,8 @@ mod tests {
             f.by_class,
             BTreeMap::from([("emergency".into(), 1), ("silent".into(), 1)])
         );
-        // The caller's history, newest first, with the corrected class.
-        let (past, pranks) = v.history("0811");
-        let ids: Vec<&str> = past.iter().map(|p| p.case.as_str()).collect();
-        assert_eq!(ids, ["d", "a"]);
-        assert_eq!(past[1].class.as_deref(), Some("silent"));
-        assert_eq!(pranks, 0);
+        // The abandoned call waits for a call-back.
+        assert!(v.callbacks_due.contains(&CaseId::from("e")));
         assert!(v.calls.is_empty() && v.case(&CaseId::from("e")).is_some());
     }
 

@@ -463,7 +463,7 @@ fn sigkill_mid_load_loses_nothing_reported_written() {
     stop(&mut trunk);
     // Restart: the journal is recovered and parses.
     e.kill_and_restart();
-    assert!(e.wait_log("case log recovered", Duration::from_secs(5)));
+    assert!(e.wait_log("case log opened", Duration::from_secs(5)));
     let text = std::fs::read_to_string(e.cases_path()).unwrap();
     let mut first_boot = 0u64;
     let mut boots = 0;

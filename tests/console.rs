@@ -196,7 +196,7 @@ fn sign_in_sessions_roles_csrf_and_bad_input() {
     let agency = Api::signed_in(port, "damkar", AGENCY_PASSWORD);
     assert_eq!(agency.get("/api/me").body["agency"], "damkar");
     assert_eq!(agency.get("/api/state").status, 403);
-    assert_eq!(agency.get("/api/events").status, 403);
+    assert_eq!(agency.get("/api/callbacks").status, 403);
     assert_eq!(
         agency
             .post("/api/seats/op1/pause", Some(json!({"reason": "meal"})))

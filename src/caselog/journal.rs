@@ -2,7 +2,9 @@
 //! open that recovers the file and numbers this run.
 
 use super::record::{CaseId, Kind, Record};
-use super::recovery::{io_err, scan, set_aside, sync_dir, CaseLogError, Recovery};
+use super::recovery::{
+    hint_scan, io_err, set_aside, sibling, sync_dir, tail_scan, CaseLogError, Recovery,
+};
 use crate::ratelimit::RateLimit;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -60,7 +62,16 @@ impl Journal {
                 tracing::warn!(path = %path.display(), error = %e, "case log: cannot lock the journal; going on unlocked");
             }
         }
-        let mut scan = scan(path, &file)?;
+        // Only the end of the file is read: a journal of a year opens as fast
+        // as an empty one. The highest boot number ever given out is kept
+        // beside it (`.boot`); without that file, one byte scan finds it.
+        let mut scan = tail_scan(path, &file)?;
+        let sidecar = read_boot_file(path);
+        let known = match sidecar {
+            Some(b) => b,
+            None => hint_scan(path, &file)?,
+        };
+        scan.max_boot = scan.max_boot.max(known);
         if !scan.torn.is_empty() {
             set_aside(path, scan.complete_len, &scan.torn)?;
             file.set_len(scan.complete_len).map_err(io_err(path))?;
@@ -70,12 +81,6 @@ impl Journal {
                 "case log: a torn last line was set aside in .torn"
             );
             scan.torn = Vec::new();
-        }
-        if scan.recovery.bad_lines > 0 {
-            tracing::warn!(
-                path = %path.display(), lines = scan.recovery.bad_lines,
-                "case log: lines that do not parse were skipped (left in the file)"
-            );
         }
         let boot = scan
             .next_boot()
@@ -88,12 +93,14 @@ impl Journal {
         line.push(b'\n');
         file.write_all(&line).map_err(io_err(path))?;
         file.sync_all().map_err(io_err(path))?;
+        write_boot_file(path, boot)?;
         sync_dir(path);
 
         let hist = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
             .map_err(|e| io_err(path)(std::io::Error::other(e.to_string())))?;
         let shared = Arc::new(Shared {
             durable: AtomicU64::new(0),
+            appended: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             lost_log: RateLimit::new(),
             stats: Mutex::new(Stats {
@@ -102,7 +109,7 @@ impl Journal {
                 hist,
             }),
             thread: Mutex::new(None),
-            observer: std::sync::OnceLock::new(),
+            observers: Mutex::new(Vec::new()),
         });
         let (tx, rx) = mpsc::channel();
         let writer = Writer::new(
@@ -123,6 +130,27 @@ impl Journal {
     }
 }
 
+/// The boot number in `<journal>.boot`, if the file is there and says one.
+fn read_boot_file(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(sibling(path, ".boot"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Writes `<journal>.boot` (a new file renamed over the old, synced).
+fn write_boot_file(path: &Path, boot: u32) -> Result<(), CaseLogError> {
+    let side = sibling(path, ".boot");
+    let tmp = sibling(path, ".boot.new");
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(format!("{boot}\n").as_bytes())
+        .map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &side).map_err(io_err(&side))?;
+    Ok(())
+}
+
 /// Commit figures (write + sync of each batch), for the shutdown summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitStats {
@@ -141,12 +169,15 @@ struct Stats {
 
 struct Shared {
     durable: AtomicU64,
+    /// Records handed to [`JournalHandle::append`] (and accepted).
+    appended: AtomicU64,
     lost: AtomicU64,
     lost_log: RateLimit,
     stats: Mutex<Stats>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Told each commit's time (write + sync): the metrics' histogram.
-    observer: std::sync::OnceLock<CommitObserver>,
+    /// Told of each commit (records, write + sync time): the metrics'
+    /// histogram, the store's feeder.
+    observers: Mutex<Vec<CommitObserver>>,
 }
 
 /// Called on the writer thread with each batch's records and commit time.
@@ -179,6 +210,14 @@ impl JournalHandle {
     /// logged (at most one line a second).
     pub fn append(&self, rec: impl Into<Arc<Record>>) {
         if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Record(rec.into())) {
+            self.lost_one(msg);
+        } else {
+            self.shared.appended.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    fn lost_one(&self, msg: Msg) {
+        {
             let lost = self.shared.lost.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(suppressed) = self.shared.lost_log.check() {
                 let case = match &msg {
@@ -195,6 +234,12 @@ impl JournalHandle {
         }
     }
 
+    /// Records appended so far: once [`JournalHandle::durable`] reaches
+    /// this number, everything appended before now is on disk.
+    pub fn appended(&self) -> u64 {
+        self.shared.appended.load(Ordering::Acquire)
+    }
+
     /// Appended records written and synced so far (the boot line not counted).
     pub fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::Acquire)
@@ -206,10 +251,14 @@ impl JournalHandle {
         self.shared.lost.load(Ordering::Relaxed)
     }
 
-    /// Has `f` told of every commit from now on (once per journal; a second
-    /// observer is refused and handed back).
-    pub fn observe_commits(&self, f: CommitObserver) -> Result<(), CommitObserver> {
-        self.shared.observer.set(f)
+    /// Has `f` told of every commit from now on, on the writer's thread
+    /// (keep it short: a counter, a wake-up).
+    pub fn observe_commits(&self, f: CommitObserver) {
+        self.shared
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(f);
     }
 
     pub fn commit_stats(&self) -> CommitStats {
@@ -430,7 +479,13 @@ impl Writer {
                     s.records += n;
                     s.hist.saturating_record(us.max(1));
                 }
-                if let Some(f) = self.shared.observer.get() {
+                for f in self
+                    .shared
+                    .observers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                {
                     f(n, Duration::from_micros(us));
                 }
                 tracing::debug!(

@@ -42,15 +42,105 @@ pub struct Recovery {
     /// the number the next run would get. Either way, one more than the
     /// highest boot number seen in the file (boot lines and case ids).
     pub boot: u32,
-    /// Every good record, in file order. From [`Journal::open`]: what was in
-    /// the file before this run; this run's boot line is NOT included.
+    /// Every good record, in file order, from [`read_journal`].
+    /// [`Journal::open`] reads only the end of the file and leaves this
+    /// empty: what earlier runs wrote is the store's to serve.
     pub records: Vec<Record>,
     /// Bytes of a torn last line (no `'\n'`): never parsed. [`Journal::open`]
     /// moves them to `<path>.torn`; [`read_journal`] only counts them.
     pub torn_bytes: usize,
     /// Complete lines that did not parse: skipped, left in the file. Blank
-    /// lines are skipped without being counted.
+    /// lines are skipped without being counted. ([`read_journal`] only.)
     pub bad_lines: usize,
+}
+
+/// How much of the end of the file is read at a time by [`tail_scan`].
+const TAIL_CHUNK: u64 = 64 * 1024;
+
+/// The end of a journal, read backwards: the torn last line (bytes after
+/// the last `'\n'`), where the complete lines end, and the boot number of
+/// the last line that names one (the torn tail's too). Reads a few KiB of
+/// a journal of any size.
+pub(super) fn tail_scan(path: &Path, file: &File) -> Result<Scan, CaseLogError> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    // `buf` holds the file's bytes [start, len).
+    let mut buf: Vec<u8> = Vec::new();
+    let mut start = len;
+    let grow = |buf: &mut Vec<u8>, start: &mut u64| -> Result<bool, CaseLogError> {
+        if *start == 0 {
+            return Ok(false);
+        }
+        let from = start.saturating_sub(TAIL_CHUNK);
+        let mut chunk = vec![0u8; (*start - from) as usize];
+        file.read_exact_at(&mut chunk, from).map_err(io_err(path))?;
+        chunk.extend_from_slice(buf);
+        *buf = chunk;
+        *start = from;
+        Ok(true)
+    };
+    // The last newline.
+    let complete_len = loop {
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            break start + i as u64 + 1;
+        }
+        if !grow(&mut buf, &mut start)? {
+            break 0;
+        }
+    };
+    let torn = buf[(complete_len - start) as usize..].to_vec();
+    let mut max_boot = boot_hint(&torn);
+    // Lines backwards from the last complete one, to the first that names
+    // a boot (a case id or a boot line).
+    let mut end = (complete_len - start) as usize; // exclusive, at a '\n' + 1
+    while end > 0 || start > 0 {
+        let upto = end.saturating_sub(1); // drop the '\n'
+        if let Some(i) = buf[..upto].iter().rposition(|b| *b == b'\n') {
+            let hint = boot_hint(&buf[i + 1..upto]);
+            if hint > 0 {
+                max_boot = max_boot.max(hint);
+                break;
+            }
+            end = i + 1;
+            continue;
+        }
+        let before = buf.len();
+        if !grow(&mut buf, &mut start)? {
+            // The first line of the file.
+            max_boot = max_boot.max(boot_hint(&buf[..upto]));
+            break;
+        }
+        end += buf.len() - before;
+    }
+    let mut s = Scan {
+        recovery: Recovery {
+            torn_bytes: torn.len(),
+            ..Recovery::default()
+        },
+        max_boot,
+        complete_len,
+        torn,
+    };
+    s.recovery.boot = s.next_boot().unwrap_or(u32::MAX);
+    Ok(s)
+}
+
+/// The highest boot number anything in the file mentions (a byte scan, no
+/// parsing): for a journal without its `.boot` file.
+pub(super) fn hint_scan(path: &Path, file: &File) -> Result<u32, CaseLogError> {
+    use std::io::Seek;
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(0)).map_err(io_err(path))?;
+    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let mut buf = Vec::new();
+    let mut best = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io_err(path))? == 0 {
+            return Ok(best);
+        }
+        best = best.max(boot_hint(&buf));
+    }
 }
 
 pub(super) struct Scan {

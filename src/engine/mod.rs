@@ -183,12 +183,28 @@ fn start_media(
     Ok((Some(handle), Some(thread)))
 }
 
+/// What the engine starts from besides its config: this run's boot number
+/// and what the store knows of earlier runs.
+#[derive(Debug, Default)]
+pub struct Startup {
+    pub boot: u32,
+    /// Prank marks within the prank window: (caller, unix ms).
+    pub pranks: Vec<(String, u64)>,
+    /// The tickets of cases not closed yet.
+    pub tickets: Vec<(crate::caselog::CaseId, String, crate::caselog::TicketStatus)>,
+    /// The records the console's view is folded from at start: today's
+    /// cases, cases with open tickets, lost calls not yet called back.
+    pub seed: Vec<crate::caselog::Record>,
+    /// The store, for the console's queries (None: none could be opened).
+    pub store: Option<std::path::PathBuf>,
+}
+
 /// Runs the engine until `shutdown` resolves.
 pub async fn run(
     cfg: Arc<Config>,
     bound: Bound,
     journal: JournalHandle,
-    recovery: crate::caselog::Recovery,
+    startup: Startup,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let max = cfg.sip.max_message_bytes;
@@ -214,7 +230,13 @@ pub async fn run(
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<crate::media::MediaEvent>();
     let (mut media, recorder_thread) = start_media(&cfg, &prompts, &media_tx, &journal)?;
     let stats = Arc::new(EngineStats::default());
-    let mut console = http::start(cfg.clone(), &recovery.records, &journal, stats.clone())?;
+    let mut console = http::start(
+        cfg.clone(),
+        &startup.seed,
+        startup.store.clone(),
+        &journal,
+        stats.clone(),
+    )?;
     let mut feed = console.as_ref().map(|c| ConsoleFeed {
         tx: c.feed.clone(),
         batch: Vec::with_capacity(256),
@@ -226,9 +248,10 @@ pub async fn run(
     // The core's wall clock and its monotonic one, read at the same moment
     // (the records' times are taken from them).
     let (started, wall_ms) = (Instant::now(), http::wall_ms());
-    let mut core = Core::with_prompts(cfg.clone(), started, wall_ms, recovery.boot, seed, prompts);
-    core.load_history(&recovery.records);
-    drop(recovery);
+    let mut core = Core::with_prompts(cfg.clone(), started, wall_ms, startup.boot, seed, prompts);
+    core.load_pranks(startup.pranks);
+    core.load_tickets(startup.tickets);
+    drop(startup.seed);
     let mut offers = OfferLatency::new()?;
     let mut failed: Vec<SocketAddr> = Vec::new();
     let epoch = Instant::now();
@@ -527,7 +550,11 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
             Output::Reply { id, result } => {
                 if let Some(c) = s.console.as_deref_mut() {
                     c.flush();
-                    let _ = c.tx.send(http::Feed::Reply { id, result });
+                    let _ = c.tx.send(http::Feed::Reply {
+                        id,
+                        result,
+                        after: s.journal.appended(),
+                    });
                 }
             }
             Output::Timeout(at) => break at,

@@ -100,11 +100,21 @@ impl Engine {
     }
 
     pub fn start_in(dir: tempfile::TempDir, sip_extra: &str, rest: &str) -> Engine {
+        Engine::start_with(dir, sip_extra, "", rest)
+    }
+
+    /// With more `[caselog]` keys too.
+    pub fn start_with(
+        dir: tempfile::TempDir,
+        sip_extra: &str,
+        caselog_extra: &str,
+        rest: &str,
+    ) -> Engine {
         let port = free_port();
         let config = dir.path().join("siaga112.toml");
         let text = format!(
             "[sip]\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\nrealm = \"siaga112\"\n{sip_extra}\n\
-             [caselog]\npath = \"{}\"\n[recording]\ndir = \"{}\"\n{media}{rest}",
+             [caselog]\npath = \"{}\"\n{caselog_extra}\n[recording]\ndir = \"{}\"\n{media}{rest}",
             dir.path().join("cases.jsonl").display(),
             dir.path().join("recordings").display(),
             media = if rest.contains("[media]") { String::new() } else { media_ports() },

@@ -12,9 +12,12 @@
 //! in the journal (offset and length), so a case's full detail is read
 //! from the journal itself.
 
+mod feeder;
 mod ingest;
 mod query;
+mod render;
 
+pub use feeder::Feeder;
 pub use query::{
     CaseRow, CaseSearch, Reader, Report, ReportAgency, ReportDay, ReportTotals, TicketRow,
 };
@@ -290,6 +293,72 @@ fn first_line(file: &mut File) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// Cases as CSV (one row each, for a spreadsheet).
+pub fn cases_csv(rows: &[CaseRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "case",
+        "opened",
+        "caller",
+        "number",
+        "called",
+        "service",
+        "trunk",
+        "queue",
+        "seat",
+        "answered",
+        "ended",
+        "reason",
+        "wait_s",
+        "talk_s",
+        "class",
+        "category",
+        "marks",
+        "ready",
+        "address",
+        "lat",
+        "lon",
+        "closed",
+        "callback_due",
+        "notes",
+    ])?;
+    let t = |ms: Option<u64>| ms.map(crate::caselog::format_time).unwrap_or_default();
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let secs = |ms: Option<u64>| {
+        ms.map(|m| format!("{:.1}", m as f64 / 1000.0))
+            .unwrap_or_default()
+    };
+    for c in rows {
+        w.write_record([
+            c.case.clone(),
+            t(c.opened_ms),
+            c.caller.clone(),
+            c.number.clone(),
+            s(&c.called),
+            s(&c.service),
+            s(&c.trunk),
+            s(&c.queue),
+            s(&c.seat),
+            t(c.answered_ms),
+            t(c.ended_ms),
+            s(&c.reason),
+            secs(c.wait_ms),
+            secs(c.talk_ms),
+            s(&c.class),
+            s(&c.category),
+            c.marks.join(","),
+            c.ready.to_string(),
+            s(&c.address),
+            c.lat.map(|x| x.to_string()).unwrap_or_default(),
+            c.lon.map(|x| x.to_string()).unwrap_or_default(),
+            t(c.closed_ms),
+            c.callback_due.to_string(),
+            c.notes.clone(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// Reads the journal lines at `spans` (offset, length) from `journal`.
 pub fn read_spans(journal: &Path, spans: &[(u64, u32)]) -> std::io::Result<Vec<Record>> {
     use std::os::unix::fs::FileExt;
@@ -308,3 +377,29 @@ pub fn read_spans(journal: &Path, spans: &[(u64, u32)]) -> std::io::Result<Vec<R
 
 #[cfg(test)]
 mod tests;
+
+/// The start (ms since the epoch) of day `date` (`YYYY-MM-DD`) in the
+/// centre's time zone.
+pub fn day_start_ms(date: &str, utc_offset_h: i64) -> Result<u64, String> {
+    let d = time::Date::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| format!("{date:?} is not a date (YYYY-MM-DD)"))?;
+    let utc = d.midnight().assume_utc().unix_timestamp() * 1000;
+    Ok((utc - utc_offset_h * 3_600_000).max(0) as u64)
+}
+
+/// Days `from` to `to` (both included) as a [from, to) range in ms; at
+/// most 366 days.
+pub fn day_range(from: &str, to: &str, utc_offset_h: i64) -> Result<(u64, u64), String> {
+    let start = day_start_ms(from, utc_offset_h)?;
+    let end = day_start_ms(to, utc_offset_h)? + 86_400_000;
+    if end <= start {
+        return Err("`to` is before `from`".into());
+    }
+    if end - start > 366 * 86_400_000 {
+        return Err("a range is at most 366 days".into());
+    }
+    Ok((start, end))
+}

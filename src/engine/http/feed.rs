@@ -4,29 +4,64 @@
 
 use super::{wall_ms, AppState, Audience, Feed, Msg};
 use crate::caselog::{CaseId, Kind};
-use crate::operator::Event;
+use crate::operator::{CommandError, Done, Event};
 use crate::view::View;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use tokio::sync::mpsc;
 
 pub(crate) async fn run(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Feed>) {
-    while let Some(f) = rx.recv().await {
-        match f {
-            Feed::Events(events) => apply(&state, &events),
-            Feed::Reply { id, result } => {
-                let waiting = state
-                    .pending
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                if let Some(tx) = waiting {
-                    // The request may have given up waiting: fine.
-                    let _ = tx.send(result);
+    // Answers whose records are not yet durable, in order.
+    let mut held: VecDeque<(u64, Result<Done, CommandError>, u64)> = VecDeque::new();
+    loop {
+        let f = if held.is_empty() {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                f = rx.recv() => f,
+                () = state.committed.notified() => {
+                    release(&state, &mut held);
+                    continue;
                 }
             }
+        };
+        let Some(f) = f else { break };
+        match f {
+            Feed::Events(events) => apply(&state, &events),
+            Feed::Reply { id, result, after } => {
+                held.push_back((id, result, after));
+                release(&state, &mut held);
+                if held.len() > HELD_MAX {
+                    // The writer is stuck (a full or dead disk): these
+                    // requests have given up already (503 after 5 s).
+                    held.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// Answers held at most while the journal cannot write.
+const HELD_MAX: usize = 1024;
+
+/// Hands out the answers whose records are durable now.
+fn release(state: &AppState, held: &mut VecDeque<(u64, Result<Done, CommandError>, u64)>) {
+    let durable = state.journal.durable();
+    while held.front().is_some_and(|h| h.2 <= durable) {
+        let Some((id, result, _)) = held.pop_front() else {
+            break;
+        };
+        let waiting = state
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some(tx) = waiting {
+            // The request may have given up waiting: fine.
+            let _ = tx.send(result);
         }
     }
 }
@@ -38,6 +73,8 @@ enum Out {
     Call(CaseId),
     /// An ended case changed (wrap-up work).
     Case(CaseId),
+    /// A ticket changed.
+    Ticket(CaseId, String),
 }
 
 fn apply(state: &AppState, events: &[Event]) {
@@ -45,6 +82,7 @@ fn apply(state: &AppState, events: &[Event]) {
     let msgs = {
         let mut v = state.view.write().unwrap_or_else(PoisonError::into_inner);
         v.tick(wall_ms());
+        let callbacks = v.callbacks_due.len();
         for e in events {
             v.apply(e);
             state.metrics.event(e, &v);
@@ -66,11 +104,31 @@ fn apply(state: &AppState, events: &[Event]) {
                     let Some(case) = &r.case else { continue };
                     if matches!(
                         r.kind,
-                        Kind::Opened { .. } | Kind::Ended { .. } | Kind::Classified { .. }
+                        Kind::Opened { .. }
+                            | Kind::Ended { .. }
+                            | Kind::Classified { .. }
+                            | Kind::Ticket { .. }
                     ) {
                         state.figures_dirty.store(true, Ordering::Relaxed);
                     }
+                    if let Kind::Ticket { agency, .. } = &r.kind {
+                        outs.push(Out::Ticket(case.clone(), agency.clone()));
+                    }
                     match &r.kind {
+                        Kind::Closed {} => {
+                            let c = v.case(case);
+                            let data = json!({
+                                "case": case.as_str(),
+                                "closed_ms": r.time_ms,
+                                "seq": v.seq,
+                            });
+                            let seats = c.map(|c| c.seen_by.clone()).unwrap_or_default();
+                            outs.push(Out::Ready(msg(
+                                "case-closed",
+                                data.to_string(),
+                                Audience::Seats(seats),
+                            )));
+                        }
                         Kind::Ended { reason, .. } => {
                             if let Some(c) = v.ended.get(case) {
                                 let data = json!({
@@ -94,7 +152,12 @@ fn apply(state: &AppState, events: &[Event]) {
                 }
             }
         }
-        render(&v, outs)
+        let mut msgs = render(&v, outs);
+        if v.callbacks_due.len() != callbacks {
+            let data = json!({ "count": v.callbacks_due.len(), "seq": v.seq });
+            msgs.push(msg("callbacks", data.to_string(), Audience::Staff));
+        }
+        msgs
     };
     for m in msgs {
         // No browser listening: nothing to do.
@@ -109,6 +172,11 @@ fn render(v: &View, outs: Vec<Out>) -> Vec<Msg> {
         !outs[i + 1..]
             .iter()
             .any(|o| matches!(o, Out::Call(c) | Out::Case(c) if c == id))
+    };
+    let last_ticket = |i: usize, id: &CaseId, agency: &str| {
+        !outs[i + 1..]
+            .iter()
+            .any(|o| matches!(o, Out::Ticket(c, a) if c == id && a == agency))
     };
     let mut msgs = Vec::with_capacity(outs.len());
     for (i, o) in outs.iter().enumerate() {
@@ -132,7 +200,20 @@ fn render(v: &View, outs: Vec<Out>) -> Vec<Msg> {
                     ));
                 }
             }
-            Out::Call(_) | Out::Case(_) => {}
+            Out::Ticket(id, agency) if last_ticket(i, id, agency) => {
+                if let Some(t) = v.tickets.get(&(id.clone(), agency.clone())) {
+                    let seats = v.case(id).map(|c| c.seen_by.clone()).unwrap_or_default();
+                    msgs.push(msg(
+                        "ticket",
+                        serde_json::to_string(t).unwrap_or_default(),
+                        Audience::Ticket {
+                            agency: agency.clone(),
+                            seats,
+                        },
+                    ));
+                }
+            }
+            Out::Call(_) | Out::Case(_) | Out::Ticket(..) => {}
         }
     }
     // Ready messages keep their place relative to each other; calls come

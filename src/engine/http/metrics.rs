@@ -53,6 +53,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Metrics for a centre with these queues: each has its waiting gauge
+    /// (0) from the start, so the first scrape already shows every queue.
+    pub fn with_queues<'a>(queues: impl IntoIterator<Item = &'a str>) -> Metrics {
+        let m = Metrics::new();
+        for q in queues {
+            m.waiting
+                .get_or_create(&vec![("queue", q.to_string())])
+                .set(0);
+        }
+        m
+    }
+
     pub fn new() -> Metrics {
         let mut r = Registry::with_prefix("siaga112");
         let m = Metrics {

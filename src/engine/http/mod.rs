@@ -14,6 +14,7 @@ mod feed;
 mod metrics;
 pub mod session;
 mod sse;
+mod store;
 pub mod users;
 mod web;
 
@@ -43,9 +44,13 @@ pub struct CommandMsg {
 #[derive(Debug)]
 pub enum Feed {
     Events(Vec<Event>),
+    /// A command's answer, given to its request once the journal has made
+    /// durable the first `after` records (all the command wrote): an action
+    /// the console was told is done survives a crash.
     Reply {
         id: u64,
         result: Result<Done, CommandError>,
+        after: u64,
     },
 }
 
@@ -54,32 +59,40 @@ const COMMAND_QUEUE: usize = 256;
 /// SSE messages a slow browser may fall behind by before it is told to
 /// fetch the state again.
 const BUS: usize = 4096;
-/// Earlier days of the journal folded into the callers' histories.
-const HISTORY_DAYS: u64 = 90;
 
 /// Who is watching an event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Viewer {
     Supervisor,
     Operator(String),
-    Agency,
+    Agency(String),
 }
 
 /// Who an SSE message is for.
 #[derive(Debug, Clone)]
 pub(crate) enum Audience {
-    /// Operators and supervisors (seats, queues, figures).
+    /// Operators and supervisors (seats, queues, figures, call-backs).
     Staff,
     /// Supervisors, and the operators of these seats (a call's events).
     Seats(Vec<Arc<str>>),
+    /// A ticket: its agency's users, supervisors, and the operators of
+    /// these seats (those that had the case).
+    Ticket {
+        agency: String,
+        seats: Vec<Arc<str>>,
+    },
 }
 
 impl Viewer {
     pub(crate) fn sees(&self, a: &Audience) -> bool {
         match (self, a) {
-            (Viewer::Agency, _) => false,
-            (Viewer::Supervisor, _) | (Viewer::Operator(_), Audience::Staff) => true,
-            (Viewer::Operator(seat), Audience::Seats(s)) => s.iter().any(|x| **x == **seat),
+            (Viewer::Supervisor, _) => true,
+            (Viewer::Agency(mine), Audience::Ticket { agency, .. }) => mine == agency,
+            (Viewer::Agency(_), _) => false,
+            (Viewer::Operator(_), Audience::Staff) => true,
+            (Viewer::Operator(seat), Audience::Seats(s) | Audience::Ticket { seats: s, .. }) => {
+                s.iter().any(|x| **x == **seat)
+            }
         }
     }
 }
@@ -111,6 +124,12 @@ pub(crate) struct AppState {
     pub figures_dirty: AtomicBool,
     /// /metrics is served on the console's socket (no metrics_listen).
     pub metrics_here: bool,
+    /// The query store (histories, searches, reports, tickets of earlier days).
+    pub store: Option<Arc<store::StorePool>>,
+    /// How far the journal is durable (answers wait for it).
+    pub journal: crate::caselog::JournalHandle,
+    /// Woken at each journal commit.
+    pub committed: tokio::sync::Notify,
 }
 
 /// The running console, as the run loop holds it.
@@ -173,7 +192,8 @@ fn lower_priority() {
 /// days into the view, and runs the server on its own thread.
 pub fn start(
     cfg: Arc<Config>,
-    history: &[Record],
+    seed: &[Record],
+    store: Option<std::path::PathBuf>,
     journal: &JournalHandle,
     stats: Arc<EngineStats>,
 ) -> std::io::Result<Option<HttpHandle>> {
@@ -198,16 +218,17 @@ pub fn start(
     })?;
 
     let mut view = View::with_offset(cfg.http.utc_offset_h);
-    let since = wall_ms().saturating_sub(HISTORY_DAYS * 86_400_000);
-    for r in history.iter().filter(|r| r.time_ms >= since) {
+    for r in seed {
         view.record(&Arc::new(r.clone()));
     }
     view.tick(wall_ms());
 
+    let journal_path = cfg.caselog.path.clone();
     let (feed_tx, feed_rx) = mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (bus, _) = broadcast::channel(BUS);
     let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+    let metrics = metrics::Metrics::with_queues(cfg.queues.iter().map(|q| q.name.as_str()));
     let state = Arc::new(AppState {
         users: users::Directory::new(&cfg),
         metrics_here: cfg.http.metrics_listen.is_none(),
@@ -221,19 +242,21 @@ pub fn start(
         login_by_user: RateLimiter::keyed(per_minute(5)),
         login_by_addr: RateLimiter::keyed(per_minute(30)),
         revoked: Mutex::new(HashMap::new()),
-        metrics: metrics::Metrics::new(),
+        metrics,
+        journal: journal.clone(),
+        committed: tokio::sync::Notify::new(),
         stats,
         figures_dirty: AtomicBool::new(false),
+        store: store.map(|p| Arc::new(store::StorePool::new(p, journal_path))),
     });
     {
         let s = state.clone();
         let observer: crate::caselog::CommitObserver = Box::new(move |n, took| {
             s.metrics.caselog_records.inc_by(n);
             s.metrics.caselog_commit.observe(took.as_secs_f64());
+            s.committed.notify_one();
         });
-        if journal.observe_commits(observer).is_err() {
-            tracing::debug!("case log commits already observed");
-        }
+        journal.observe_commits(observer);
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     let thread = std::thread::Builder::new()

@@ -1,5 +1,7 @@
 //! What the command line does, kept out of `main.rs`.
 
+pub mod store;
+
 use crate::caselog::{self, Journal};
 use crate::config::Config;
 use crate::engine;
@@ -67,24 +69,106 @@ pub fn run(path: &Path) -> ExitCode {
     tracing::info!(
         path = %cfg.caselog.path.display(),
         boot = recovery.boot,
-        records = recovery.records.len(),
         torn_bytes = recovery.torn_bytes,
-        bad_lines = recovery.bad_lines,
-        "case log recovered"
+        "case log opened"
     );
+    let (startup, mut feeder) = open_store(&cfg, recovery.boot, &journal);
     let result = rt.block_on(async {
         let bound = engine::Bound::bind(&cfg).await?;
         for (t, a) in bound.local_addrs() {
             tracing::info!(transport = t.via_name(), addr = %a, "listening");
         }
-        engine::run(cfg.clone(), bound, journal, recovery, shutdown_signal()).await
+        engine::run(cfg.clone(), bound, journal, startup, shutdown_signal()).await
     });
+    // The journal is closed: the store takes its last records.
+    if let Some(f) = feeder.as_mut() {
+        f.stop();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "siaga112 failed");
             eprintln!("siaga112: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A journal this far ahead of the store is caught up before the engine
+/// starts (a restart's few records); more (a store deleted or new beside a
+/// big journal) is caught up by the feeder while calls are taken.
+const CATCH_UP_FIRST: u64 = 32 << 20;
+
+/// Opens the store, brings it up to the journal, and reads what the engine
+/// starts from. A store that cannot be opened is logged and done without:
+/// the engine takes calls all the same.
+fn open_store(
+    cfg: &Config,
+    boot: u32,
+    journal: &caselog::JournalHandle,
+) -> (engine::Startup, Option<caselog::store::Feeder>) {
+    use caselog::store::{read_spans, Feeder, Store};
+    let mut startup = engine::Startup {
+        boot,
+        ..engine::Startup::default()
+    };
+    let path = &cfg.store.path;
+    let mut store = match Store::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "ALARM: no query store: caller histories, searches and reports are unavailable");
+            return (startup, None);
+        }
+    };
+    let journal_len = std::fs::metadata(&cfg.caselog.path)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let behind = journal_len.saturating_sub(store.offset().unwrap_or(0));
+    if behind <= CATCH_UP_FIRST {
+        let t = std::time::Instant::now();
+        match store.catch_up(&cfg.caselog.path) {
+            Ok(c) => tracing::info!(
+                records = c.records,
+                rebuilt = c.rebuilt,
+                ms = t.elapsed().as_millis() as u64,
+                "store caught up with the journal"
+            ),
+            Err(e) => tracing::error!(error = %e, "store: cannot catch up with the journal"),
+        }
+    } else {
+        tracing::warn!(behind_bytes = behind, "the store is far behind the journal (new or deleted): it is rebuilt while calls are taken; caller histories and reports fill in as it goes");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    match store.reader() {
+        Ok(r) => {
+            let window = cfg.acd.prank_window.as_millis() as u64;
+            startup.pranks = r
+                .prank_marks(now.saturating_sub(window))
+                .unwrap_or_default();
+            startup.tickets = r.open_tickets().unwrap_or_default();
+            let off = cfg.http.utc_offset_h * 3_600_000;
+            let today =
+                ((now as i64 + off).div_euclid(86_400_000) * 86_400_000 - off).max(0) as u64;
+            let spans = r.seed_spans(today).unwrap_or_default();
+            startup.seed = read_spans(&cfg.caselog.path, &spans).unwrap_or_default();
+            startup.store = Some(path.clone());
+            tracing::info!(
+                pranks = startup.pranks.len(),
+                open_tickets = startup.tickets.len(),
+                seed_records = startup.seed.len(),
+                "state from the store"
+            );
+        }
+        Err(e) => tracing::error!(error = %e, "store: cannot read it"),
+    }
+    match Feeder::spawn(store, cfg.caselog.path.clone(), journal) {
+        Ok(f) => (startup, Some(f)),
+        Err(e) => {
+            tracing::error!(error = %e, "store: cannot start its feeder");
+            (startup, None)
         }
     }
 }
