@@ -8,7 +8,9 @@
 //! due, read back from the journal (so it survives a restart). Callers'
 //! histories and older cases are the store's.
 
-use crate::caselog::{Brief, CaseId, EndReason, Kind, Record, TicketStatus, CALLBACK_DONE};
+use crate::caselog::{
+    Brief, CaseId, EndReason, Kind, LocationDetail, Record, TicketStatus, CALLBACK_DONE,
+};
 use crate::operator::{Event, QueueStatus, SeatStatus, FALSE_CLASSES};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -33,6 +35,21 @@ pub struct LocationView {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub source: String,
+    /// From the call itself: shape, uncertainty, method, civic elements,
+    /// or the reference it gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<LocationDetail>>,
+}
+
+/// What the call brought besides the caller (`call_info` record).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallInfoView {
+    pub resource_priority: Option<String>,
+    pub emergency_call_id: Option<String>,
+    pub incident_id: Option<String>,
+    pub languages: Vec<String>,
+    pub history: Vec<String>,
+    pub unread: Vec<String>,
 }
 
 /// A case as an operator's screen and the wallboard see it.
@@ -58,6 +75,10 @@ pub struct CaseView {
     pub category: Option<String>,
     pub notes: Vec<NoteView>,
     pub location: Option<LocationView>,
+    /// The location the network sent with the call (kept when an operator
+    /// sets another).
+    pub network_location: Option<LocationView>,
+    pub info: Option<CallInfoView>,
     pub ready: bool,
     pub digits: Vec<String>,
     pub recording: Option<RecordingView>,
@@ -588,13 +609,41 @@ impl View {
                 lat,
                 lon,
                 source,
+                detail,
                 ..
             } => {
-                c.location = Some(LocationView {
+                let l = LocationView {
                     address: address.clone(),
                     lat: *lat,
                     lon: *lon,
                     source: source.clone(),
+                    detail: detail.clone(),
+                };
+                if source != "operator" && c.network_location.is_none() {
+                    c.network_location = Some(l.clone());
+                }
+                // The operator's word wins over the network's.
+                let operator_had = c.location.as_ref().is_some_and(|o| o.source == "operator");
+                if source == "operator" || !operator_had {
+                    c.location = Some(l);
+                }
+            }
+            Kind::CallInfo {
+                resource_priority,
+                emergency_call_id,
+                incident_id,
+                languages,
+                history,
+                unread,
+                ..
+            } => {
+                c.info = Some(CallInfoView {
+                    resource_priority: resource_priority.clone(),
+                    emergency_call_id: emergency_call_id.clone(),
+                    incident_id: incident_id.clone(),
+                    languages: languages.clone(),
+                    history: history.clone(),
+                    unread: unread.clone(),
                 })
             }
             Kind::Ready { .. } => c.ready = true,

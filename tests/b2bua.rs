@@ -609,7 +609,8 @@ fn an_operator_classifies_notes_locates_and_readies_its_own_call_only() {
         lat: Some(-6.2),
         lon: Some(106.8),
         source: "operator".into(),
-        by: Some("op1".into())
+        by: Some("op1".into()),
+        detail: None,
     }));
     assert!(of_case.contains(&&Kind::Note {
         text: "checked".into(),

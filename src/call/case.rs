@@ -35,7 +35,7 @@ impl EndedSummary {
             EndReason::Completed => 0,
             EndReason::Abandoned => 1,
             EndReason::Overflowed => 2,
-            EndReason::Failed | EndReason::MediaTimeout => 3,
+            EndReason::Failed | EndReason::MediaTimeout | EndReason::Refused => 3,
         };
         self.by_reason[i] += 1;
         self.wait_ms_max = self.wait_ms_max.max(wait_ms);

@@ -201,6 +201,7 @@ impl B2bua {
                 lon,
                 source: "operator".into(),
                 by: Some(by.user.clone()),
+                detail: None,
             },
             Command::Ready { .. } => {
                 if self.class_of(&case).is_none() {

@@ -22,6 +22,7 @@ mod case;
 mod commands;
 mod dialog;
 mod features;
+mod inputs;
 mod leg;
 mod media;
 mod offer;
@@ -70,6 +71,9 @@ pub struct RouteMatch {
     pub queue: QueueId,
     pub service: String,
     pub priority: i32,
+    /// Matched only by a catch-all route (`match = ["*"]`): a number the
+    /// centre does not list.
+    pub catch_all: bool,
 }
 
 /// What the B2BUA wants the core to pass on.
@@ -359,12 +363,28 @@ impl B2bua {
     }
 
     /// The queue and service of a dialled target (`112`, `urn:service:sos.fire`...).
+    /// A catch-all route (`match = ["*"]`) comes after every other, in any
+    /// order of the config.
     pub fn route(&self, target: &str) -> Option<RouteMatch> {
+        if target.is_empty() {
+            return None;
+        }
+        for catch_all in [false, true] {
+            if let Some(m) = self.route_pass(target, catch_all) {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    fn route_pass(&self, target: &str, catch_all: bool) -> Option<RouteMatch> {
         for r in &self.cfg.routes {
             for m in &r.matches {
-                let hit = match m.strip_suffix('*') {
-                    Some(prefix) => target.len() > prefix.len() && target.starts_with(prefix),
-                    None => m == target,
+                let hit = match (m.as_str(), m.strip_suffix('*')) {
+                    ("*", _) => catch_all,
+                    (_, _) if catch_all => false,
+                    (_, Some(prefix)) => target.len() > prefix.len() && target.starts_with(prefix),
+                    (_, None) => m == target,
                 };
                 if hit {
                     let queue = self.cfg.queues.iter().position(|q| q.name == r.queue)?;
@@ -376,6 +396,7 @@ impl B2bua {
                         queue,
                         service,
                         priority: r.priority,
+                        catch_all,
                     });
                 }
             }

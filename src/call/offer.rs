@@ -98,7 +98,9 @@ impl B2bua {
         let trunk_body =
             (!c.invite.body.is_empty()).then(|| (ctype.to_string(), c.invite.body.clone()));
         let relayed = c.media.is_some();
-        let extra: Vec<(&str, String)> = extra.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        let mut extra: Vec<(&str, String)> =
+            extra.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        extra.extend(super::inputs::for_seat(&c.invite));
         let ours = if relayed { self.leg_offer(id) } else { None };
         let body = ours.or(trunk_body);
         let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();

@@ -36,7 +36,11 @@ impl B2bua {
             queue,
             service,
             mut priority,
+            catch_all,
         } = route;
+        if catch_all {
+            tracing::info!(%target, queue = %self.queue_cfg(queue).name, "a number the centre does not list: taken by the catch-all route");
+        }
         let (trunk, from_seat) = match origin {
             Origin::Trunk(t) => (t, None),
             Origin::Seat(s) => (String::new(), Some(s)),
@@ -50,6 +54,11 @@ impl B2bua {
             .map(uri_in)
             .unwrap_or_else(|| uri_in(&dialog.remote))
             .to_string();
+        let inputs = super::inputs::read(&req, &self.cfg);
+        if inputs.priority_bonus != 0 {
+            priority = priority.saturating_add(inputs.priority_bonus);
+            tracing::info!(case = %case, resource_priority = inputs.resource_priority.as_deref().unwrap_or(""), priority, "priority raised by Resource-Priority");
+        }
         let pranks = self.recent_pranks(&caller, now);
         if pranks >= self.cfg.acd.prank_threshold as usize {
             priority = priority.min(self.cfg.acd.prank_priority);
@@ -70,8 +79,27 @@ impl B2bua {
                 from_seat: from_seat.clone(),
             },
         );
+        for kind in inputs.records {
+            if let Kind::CallInfo {
+                geolocation_routing: Some(r),
+                ..
+            } = &kind
+            {
+                tracing::info!(case = %case, geolocation_routing = r, "Geolocation-Routing");
+            }
+            self.record(now, Some(case.clone()), kind);
+        }
         let from_seat = from_seat.as_deref().and_then(|s| self.acd.seat_id(s));
-        let media = self.open_call_media(now, id, &case, &req);
+        let qcfg = self.queue_cfg(queue);
+        let full = qcfg
+            .max_length
+            .is_some_and(|m| self.acd.waiting_calls(queue).count() >= m as usize);
+        let refuse = full && qcfg.overflow.is_none();
+        let media = if refuse {
+            None
+        } else {
+            self.open_call_media(now, id, &case, &req)
+        };
         self.calls.insert(
             id,
             Call {
@@ -97,6 +125,26 @@ impl B2bua {
                 offers: 0,
             },
         );
+        if refuse {
+            // Never silently: the case says so, and the network hears a
+            // busy centre and routes the call elsewhere.
+            tracing::warn!(case = %case, queue = %self.queue_cfg(queue).name, "queue full and no overflow: call refused 486");
+            let Some(c) = self.calls.get(id) else { return };
+            let tag = tag_of(&c.trunk.local).map(str::to_string);
+            let (key, invite) = (c.invite_tx.clone(), c.invite.clone());
+            let why = [("Reason", "SIP;cause=486;text=\"queue full\"")];
+            self.reply(
+                now,
+                txs,
+                &key,
+                &invite,
+                486,
+                "Busy Here",
+                tag.as_deref(),
+                &why,
+            );
+            return self.end_call(now, txs, id, EndReason::Refused);
+        }
         self.ring_trunk(now, txs, id);
         self.record(
             now,
@@ -115,11 +163,11 @@ impl B2bua {
             let after = self.queue_cfg(queue).overflow_after;
             self.timers.insert((now + after, id, CallTimer::Widen));
         }
-        if self.acd.logged_in(queue) == 0
+        if (self.acd.logged_in(queue) == 0 || full)
             && self.queue_cfg(queue).overflow.is_some()
             && self.acd.is_queued(id)
         {
-            // Nobody can take it here: overflow at once.
+            // Nobody can take it here, or the queue is full: overflow at once.
             self.overflow(now, txs, id);
         }
     }

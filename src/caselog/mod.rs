@@ -32,6 +32,6 @@ pub use fold::{fold, Case};
 pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle};
 pub use record::{
     caller_number, format_time, parse_time, Brief, BriefNote, CaseId, CaseIds, EndReason, Kind,
-    Record, TicketStatus, CALLBACK_DONE,
+    LocationDetail, Record, TicketStatus, CALLBACK_DONE,
 };
 pub use recovery::{read_journal, CaseLogError, Recovery};

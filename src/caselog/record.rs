@@ -2,6 +2,7 @@
 //! format (one JSON object per line, times in RFC 3339 UTC).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -78,6 +79,9 @@ pub enum EndReason {
     /// A leg's RTP stopped for `[media] timeout_s`: a dead call, hung up.
     #[serde(rename = "media-timeout")]
     MediaTimeout,
+    /// Its queue was full (`max_length`) and had no overflow: answered
+    /// `486` so that the network routes it elsewhere.
+    Refused,
 }
 
 impl EndReason {
@@ -88,6 +92,7 @@ impl EndReason {
             EndReason::Overflowed => "overflowed",
             EndReason::Failed => "failed",
             EndReason::MediaTimeout => "media-timeout",
+            EndReason::Refused => "refused",
         }
     }
 }
@@ -169,6 +174,36 @@ pub enum Kind {
         source: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
+        /// What the call's own location said besides (PIDF-LO, a reference).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<Box<LocationDetail>>,
+    },
+    /// What the call brought besides the caller (NG112 / NENA i3 inputs):
+    /// written after `opened` when there is any.
+    CallInfo {
+        /// `Resource-Priority` as sent (`esnet.1`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_priority: Option<String>,
+        /// `Call-Info;purpose=emergency-CallId` (RFC 7852).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emergency_call_id: Option<String>,
+        /// `Call-Info;purpose=emergency-IncidentId`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident_id: Option<String>,
+        /// `Accept-Language` and SDP `a=lang`: an interpreter hint.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        languages: Vec<String>,
+        /// `History-Info` and `Diversion` entries: how the call got here.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        history: Vec<String>,
+        /// `Geolocation-Routing`: whether the network may route on the
+        /// location.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        geolocation_routing: Option<bool>,
+        /// What could not be read (a garbled body part, an unknown
+        /// location format...): the call went on without it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unread: Vec<String>,
     },
     /// The case is ready to hand to an agency.
     Ready {
@@ -291,6 +326,35 @@ impl TicketStatus {
             _ => return None,
         })
     }
+}
+
+/// A location's detail from the call itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocationDetail {
+    /// `point`, `circle`, `ellipse`, `polygon`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
+    /// How far the caller may be from the centre (uncertainty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius_m: Option<f64>,
+    /// `GPS`, `Cell`, `802.11`, `Manual`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided_by: Option<String>,
+    /// The civic address, element by element (`country`, `A1`..`A6`,
+    /// `RD`, `HNO`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub civic: BTreeMap<String, String>,
+    /// A location by reference (`Geolocation: <https://...>`), not
+    /// dereferenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// What in the location object could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// What a ticket tells the agency.

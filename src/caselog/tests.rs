@@ -611,15 +611,30 @@ fn event() -> impl Strategy<Value = Kind> {
             proptest::option::of(-92_160i32..92_160),
             proptest::option::of(-184_320i32..184_320),
             text(),
-            text()
+            text(),
+            proptest::option::of((
+                proptest::option::of(text()),
+                proptest::option::of(0i32..100_000),
+                proptest::collection::btree_map(text(), text(), 0..4),
+                proptest::collection::vec(text(), 0..3),
+            )),
         )
-            .prop_map(|(address, lat, lon, source, by)| Kind::Located {
+            .prop_map(|(address, lat, lon, source, by, detail)| Kind::Located {
                 by: Some(by),
                 address,
                 // Binary fractions: exact in JSON both ways.
                 lat: lat.map(|v| f64::from(v) / 1024.0),
                 lon: lon.map(|v| f64::from(v) / 1024.0),
                 source,
+                detail: detail.map(|(method, r, civic, problems)| {
+                    Box::new(crate::caselog::LocationDetail {
+                        method,
+                        radius_m: r.map(|v| f64::from(v) / 4.0),
+                        civic,
+                        problems,
+                        ..Default::default()
+                    })
+                }),
             }),
         text().prop_map(|by| Kind::Ready { by }),
         (text(), text(), proptest::option::of(text())).prop_map(|(seat, state, reason)| {

@@ -150,6 +150,9 @@ pub struct AcdConfig {
     pub prank_threshold: u32,
     pub prank_window: Duration,
     pub prank_priority: i32,
+    /// What a `Resource-Priority` value (lowercase, `esnet.1`) adds to a
+    /// call's priority; the best of those a call names counts.
+    pub resource_priority: std::collections::HashMap<String, i32>,
 }
 
 /// A digest algorithm of RFC 8760.
@@ -225,6 +228,10 @@ pub struct QueueConfig {
     pub name: String,
     pub ring_timeout: Duration,
     pub max_wait: Duration,
+    /// Calls waiting at most; a new call to a full queue goes to the
+    /// overflow at once, or is refused `486` without one (so the network
+    /// routes it elsewhere). Never silently: each is a case.
+    pub max_length: Option<u32>,
     pub overflow: Option<String>,
     /// After a call the seat rests this long before the next offer.
     pub wrapup: Duration,

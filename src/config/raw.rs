@@ -272,6 +272,10 @@ pub(super) struct RawAcd {
     pub(super) prank_window_h: u64,
     #[serde(default = "prank_priority")]
     pub(super) prank_priority: i32,
+    /// `Resource-Priority` values (RFC 4412, `esnet.0`..`esnet.4`) and
+    /// what each adds to a call's queue priority.
+    #[serde(default)]
+    pub(super) resource_priority: std::collections::BTreeMap<String, i32>,
 }
 impl Default for RawAcd {
     fn default() -> Self {
@@ -284,6 +288,7 @@ impl Default for RawAcd {
             prank_threshold: prank_threshold(),
             prank_window_h: prank_window(),
             prank_priority: prank_priority(),
+            resource_priority: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -339,6 +344,8 @@ pub(super) struct RawQueue {
     pub(super) ring_timeout_s: u64,
     #[serde(default = "default_max_wait")]
     pub(super) max_wait_s: u64,
+    #[serde(default)]
+    pub(super) max_length: Option<u32>,
     #[serde(default)]
     pub(super) overflow: Option<String>,
     #[serde(default)]

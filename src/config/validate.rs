@@ -160,6 +160,12 @@ fn queues(raw: Vec<RawQueue>) -> Result<(Vec<QueueConfig>, HashSet<String>), Con
                 ),
             )
         })?;
+        if q.max_length == Some(0) {
+            return Err(invalid(
+                key("max_length"),
+                "must be at least 1 (or left out)",
+            ));
+        }
         if q.max_no_answer == 0 {
             return Err(invalid(key("max_no_answer"), "must be at least 1"));
         }
@@ -177,6 +183,7 @@ fn queues(raw: Vec<RawQueue>) -> Result<(Vec<QueueConfig>, HashSet<String>), Con
             name: q.name,
             ring_timeout: Duration::from_secs(q.ring_timeout_s),
             max_wait: Duration::from_secs(q.max_wait_s),
+            max_length: q.max_length,
             overflow: q.overflow.filter(|o| !o.trim().is_empty()),
             wrapup: Duration::from_secs(q.wrapup_s),
             aging_step: Duration::from_secs(q.aging_step_s.max(1)),
@@ -609,6 +616,11 @@ fn acd(raw: RawAcd) -> Result<AcdConfig, ConfigError> {
         prank_threshold: a.prank_threshold,
         prank_window: Duration::from_secs(a.prank_window_h * 3600),
         prank_priority: a.prank_priority,
+        resource_priority: a
+            .resource_priority
+            .into_iter()
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
+            .collect(),
     })
 }
 

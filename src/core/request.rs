@@ -145,8 +145,11 @@ impl Core {
         let route = self.b2bua.route(&target);
         let cfg = self.cfg.clone();
         let trusted = cfg.trusted_peer(peer.addr.ip()).map(|(name, _)| name);
+        let feature = self.b2bua.is_feature_code(&target);
         let route = match (route, trusted) {
-            (Some(route), Some(name)) => {
+            // A seat's feature code through a proxy is no call, even where
+            // a catch-all route would take any number.
+            (Some(route), Some(name)) if !(route.catch_all && feature) => {
                 let origin = Origin::Trunk(name.to_string());
                 return self.b2bua.on_call_in(
                     now,
@@ -161,7 +164,6 @@ impl Core {
             }
             (route, _) => route,
         };
-        let feature = self.b2bua.is_feature_code(&target);
         let challenge = sip::header(&req.headers, "Proxy-Authorization").is_some()
             || (trusted.is_some() && feature)
             || self.registrar.registered_from(peer.addr.ip());

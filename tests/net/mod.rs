@@ -760,6 +760,7 @@ pub fn kind_name(k: &Kind) -> &'static str {
         Kind::Classified { .. } => "classified",
         Kind::Note { .. } => "note",
         Kind::Located { .. } => "located",
+        Kind::CallInfo { .. } => "call_info",
         Kind::Ready { .. } => "ready",
         Kind::Ticket { .. } => "ticket",
         Kind::Closed {} => "closed",

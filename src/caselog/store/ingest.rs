@@ -199,6 +199,7 @@ pub(super) fn record(c: &Connection, at: u64, len: u32, r: &Record) -> rusqlite:
             )?
         }
         Kind::Opened { .. }
+        | Kind::CallInfo { .. }
         | Kind::Suggested { .. }
         | Kind::Digit { .. }
         | Kind::Media { .. }

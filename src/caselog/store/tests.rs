@@ -105,6 +105,7 @@ fn journal() -> Vec<Record> {
             lon: Some(107.6),
             source: "operator".into(),
             by: Some("op1".into()),
+            detail: None,
         },
     ));
     all.push(rec(

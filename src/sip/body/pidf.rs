@@ -31,6 +31,9 @@ const NS_GML: &str = "http://www.opengis.net/gml";
 /// The GML 3.0 namespace RFC 4119's examples use.
 const NS_GML_4119: &str = "urn:opengis:specification:gml:schema-xsd:feature:v3.0";
 const NS_GS: &str = "urn:ietf:params:xml:ns:pidf:geopriv10:geoShape";
+/// The OGC GeoShape application schema's namespace, as RFC 5491's
+/// examples and most NG112 networks write it.
+const NS_GS_OGC: &str = "http://www.opengis.net/pidflo/1.0";
 /// Siblings of a shape that are not a location: RFC 7459 confidence, RFC
 /// 5962 dynamic (speed, heading).
 const NS_IGNORED: &[&str] = &[
@@ -228,7 +231,7 @@ fn location_element(n: Node, wrapper_ok: bool, loc: &mut Location) {
         let expected = if SHAPES_GML.contains(&name) {
             gml
         } else {
-            space == NS_GS
+            space == NS_GS || space == NS_GS_OGC
         };
         if !expected {
             note(
