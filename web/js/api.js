@@ -6,12 +6,13 @@ import { t, has } from './i18n.js';
 let csrf = null;
 
 export class ApiError extends Error {
-  constructor(status, code, detail, retryAfter) {
+  constructor(status, code, detail, retryAfter, state) {
     super(detail || code);
     this.status = status; // 0 = network error
     this.code = code;
     this.detail = detail || '';
     this.retryAfter = retryAfter;
+    this.state = state; // a 409's "state": the seat's phase, a ticket's status...
   }
 }
 
@@ -93,7 +94,7 @@ export async function api(method, path, body, opts = {}) {
     }
   }
   const ra = parseInt(res.headers.get('Retry-After') || '', 10);
-  throw new ApiError(res.status, code, detail, Number.isFinite(ra) ? ra : undefined);
+  throw new ApiError(res.status, code, detail, Number.isFinite(ra) ? ra : undefined, data && data.state);
 }
 
 /** A message for the user: what went wrong in their language, plus the server's words. */
