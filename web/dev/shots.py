@@ -22,10 +22,12 @@ from webdriver_test import Browser, free_port  # noqa: E402
 PAGES = {
     "wallboard": ("wallboard.html", "sup"),
     "reports": ("reports.html", "sup"),
+    "reports-month": ("reports.html?from=MONTH_FROM&to=MONTH_TO", "sup"),
     "search": ("search.html", "sup"),
     "search-case": ("search.html?case=CASE", "sup"),
     "search-op": ("search.html", "op1"),
     "agency": ("agency.html", "damkar"),
+    "agency-sup": ("agency.html?agency=damkar", "sup"),
     "operator": ("operator.html", "op1"),
 }
 
@@ -37,7 +39,8 @@ const txt = document.body.innerText;
 for (const w of ['undefined', 'NaN', '[object', 'null']) if (new RegExp('\\b' + w.replace('[', '\\[') + '\\b').test(txt)) out.push('text contains ' + w);
 for (const m of txt.match(/\b[a-z]+(\.[a-z_0-9-]+)+\b/g) || []) if (/^(report|search|case|ticket|fig|nav|class|error|agency|callback|dispatch)\./.test(m)) out.push('raw i18n key? ' + m);
 for (const el of document.querySelectorAll('body *')) {
-  if (el.closest('[hidden]') || el.offsetParent === null) continue;
+  if (el.closest('[hidden], .visually-hidden') || el.offsetParent === null) continue;
+  if (el.getBoundingClientRect().width <= 1) continue;
   const cs = getComputedStyle(el);
   if (['SVG','svg','OPTION','SELECT','INPUT','TEXTAREA','HTML','BODY','TBODY','THEAD','TABLE'].includes(el.tagName)) continue;
   if (el.closest('.table-scroll, .scroll')) continue;
@@ -63,6 +66,10 @@ def main():
         case_id = None
         for name in names:
             path, user = PAGES[name]
+            if "MONTH_FROM" in path:
+                import datetime
+                last = datetime.date.today().replace(day=1) - datetime.timedelta(days=1)
+                path = path.replace("MONTH_FROM", last.replace(day=1).isoformat()).replace("MONTH_TO", last.isoformat())
             if "CASE" in path:
                 if case_id is None:
                     b.get(f"{base}/search.html?mock_login=sup")

@@ -4,7 +4,7 @@
 // below, collapsed. A ticket not yet acknowledged is impossible to miss: the
 // card pulses, a banner says so and the tab title counts them.
 import { initI18n, t, label, onLangChange } from './i18n.js';
-import { api, loadMe, ApiError, homeFor, errorText } from './api.js';
+import { api, loadMe, ApiError, homeFor, errorText, withDetail } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { fmtTime, none, stripUri } from './format.js';
 import { startLive, startTicker, setTimer, ticketNewer } from './live.js';
@@ -176,7 +176,7 @@ function renderAll(relabel) {
   setText(oc, unack ? t('agency.open_count_new', { n: open.length, fresh: unack }) : t('agency.open_count', { n: open.length }));
   const alert = byId('agency-alert');
   alert.hidden = unack === 0;
-  setText(byId('agency-alert-text'), t('agency.alert', { n: unack }));
+  setText(byId('agency-alert-text'), t(unack === 1 ? 'agency.alert_one' : 'agency.alert', { n: unack }));
   const first = open.filter((tk) => tk.status === 'sent').pop();
   byId('agency-alert-link').setAttribute('href', first ? `#${cardId(first)}` : '#agency-tickets');
   document.title = unack ? t('title.agency_new', { n: unack, agency: agencyName(config, agency) }) : t('title.agency_named', { agency: agencyName(config, agency) });
@@ -346,7 +346,7 @@ async function act(btn, action) {
     showStatus(status, 'ok', t(`agency.done.${action}`));
   } catch (e) {
     if (e instanceof ApiError && e.status === 409 && e.state) {
-      showStatus(status, 'error', t('agency.conflict', { status: label('ticket.status', e.state) }));
+      showStatus(status, 'error', withDetail(t('agency.conflict', { status: label('ticket.status', e.state) }), e));
     } else {
       showStatus(status, 'error', errorText(e));
     }

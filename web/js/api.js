@@ -106,6 +106,11 @@ export function errorText(err) {
   return err.detail && err.status !== 0 ? t('error.with_detail', { what: head, detail: err.detail }) : head;
 }
 
+/** `text` (our own words for a known case, e.g. a 409's state) plus the server's message, if any. */
+export function withDetail(text, err) {
+  return err && err.detail ? t('error.with_detail', { what: text, detail: err.detail }) : text;
+}
+
 /** GET api/me; sets the CSRF token; on 401 goes to the login page. */
 export async function loadMe() {
   const me = await api('GET', 'api/me');

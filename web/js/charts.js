@@ -107,8 +107,9 @@ export function barChart(box, opts) {
   const every = opts.every || Math.max(1, Math.ceil(46 / bw));
   const bars = s('g', { class: 'bars' });
   labels.forEach((lab, i) => {
-    const x = left + i * bw + Math.max(1, bw * 0.12);
-    const w = Math.max(1, bw * 0.76);
+    // at most 72 px wide: a range of one or two days is a few bars, not a wall of colour
+    const w = Math.max(1, Math.min(72, bw * 0.76));
+    const x = left + i * bw + (bw - w) / 2;
     let y = y0;
     const g = s('g', { class: `bar${opts.highlight && opts.highlight.includes(i) ? ' hi' : ''}`, 'data-index': i });
     for (const sr of series) {
@@ -183,7 +184,7 @@ export function multiChart(box, opts) {
   const colW = (width - left - 8 - gap * (cols.length - 1)) / cols.length;
   const room = 74; // for the value written after each bar
   const chars = Math.max(8, Math.floor((left - 10) / (FONT_PX * 0.56)));
-  const nameChars = Math.max(8, Math.floor(colW / (FONT_PX * 0.56)));
+  const nameChars = Math.max(8, Math.floor(colW / (FONT_PX * 0.66))); // bold: wider letters
   cols.forEach((c, j) => {
     const x0 = left + j * (colW + gap);
     const vals = rows.map((r) => r.values[c.key]).filter(Number.isFinite);

@@ -1,7 +1,7 @@
 // The operator's screen: the seat's state and controls, and the case of the
 // call being offered or handled, driven by the live events.
 import { initI18n, t, label, onLangChange, currentLang } from './i18n.js';
-import { api, loadMe, errorText, ApiError } from './api.js';
+import { api, loadMe, errorText, ApiError, withDetail } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { stripUri, fmtTime, fmtDateTime, fmtCoord, osmUrl, none } from './format.js';
 import { startLive, startTicker, setTimer, clearTimer, ticketNewer } from './live.js';
@@ -813,7 +813,7 @@ async function dispatchTo(agency, btn) {
     announce(t('dispatch.done', { agency: name }));
   } catch (e) {
     if (e instanceof ApiError && e.status === 409 && e.state) {
-      showStatus(status, 'error', t('dispatch.already', { agency: name, status: label('ticket.status', e.state) }));
+      showStatus(status, 'error', withDetail(t('dispatch.already', { agency: name, status: label('ticket.status', e.state) }), e));
     } else {
       showStatus(status, 'error', errorText(e));
     }

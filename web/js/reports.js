@@ -204,7 +204,7 @@ function renderTotals() {
   const d = report.dispatch || {};
   const targets = { ...NENA, ...(config.targets || {}) };
   const nDays = (report.days || []).length;
-  setText(byId('report-range'), t('report.range', {
+  setText(byId('report-range'), t(nDays === 1 ? 'report.range_one' : 'report.range', {
     from: fmtDay(report.from, { day: 'numeric', month: 'long', year: 'numeric' }),
     to: fmtDay(report.to, { day: 'numeric', month: 'long', year: 'numeric' }), n: nDays,
   }));
