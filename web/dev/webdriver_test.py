@@ -441,9 +441,13 @@ def main():
 
         # Refused requests (401 before login, the 409, 429 and the engine down, provoked above) are logged by
         # Chromium as network errors; anything else severe is a bug.
+        # A 404 on api/cases/ID too: after the mock process is started again (above) it does not know the live
+        # cases the first one made, and the operator page, restoring its last case, drops the one it asks for
+        # (the engine keeps its cases in the case log, so there it is found).
         expected = ("status of 401", "status of 409", "status of 403", "status of 429", "ERR_CONNECTION_REFUSED")
         errs = [e for e in b.logs() if e.get("level") == "SEVERE"
-                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in expected))]
+                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in expected))
+                and not (e.get("source") == "network" and "/api/cases/" in e.get("message", "") and "status of 404" in e.get("message", ""))]
         run.check("no severe console errors", not errs, json.dumps(errs)[:800])
     except Exception as e:
         run.failed.append(f"exception: {e}")
