@@ -97,6 +97,38 @@ export async function api(method, path, body, opts = {}) {
   throw new ApiError(res.status, code, detail, Number.isFinite(ra) ? ra : undefined, data && data.state);
 }
 
+/**
+ * For a download link (a CSV export): asks for `path` first and, when the server refuses it,
+ * throws the ApiError (so the page can say why) instead of letting the browser save an error as
+ * the file. On success the answer's body is cancelled unread; the caller then follows the link.
+ */
+export async function probe(path) {
+  let res;
+  try {
+    res = await fetch(path, { method: 'GET', credentials: 'same-origin', cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, 'network', e && e.message);
+  }
+  if (res.ok) {
+    try {
+      if (res.body) await res.body.cancel();
+    } catch {
+      /* nothing to cancel */
+    }
+    return true;
+  }
+  let data = null;
+  try {
+    data = JSON.parse(await res.text());
+  } catch {
+    data = null;
+  }
+  if (res.status === 401) goLogin();
+  const ra = parseInt(res.headers.get('Retry-After') || '', 10);
+  throw new ApiError(res.status, (data && data.error) || codeFor(res.status), (data && data.message) || '',
+    Number.isFinite(ra) ? ra : undefined, data && data.state);
+}
+
 /** A message for the user: what went wrong in their language, plus the server's words. */
 export function errorText(err) {
   if (!(err instanceof ApiError)) return t('error.unknown');

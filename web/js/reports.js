@@ -3,7 +3,7 @@
 // hours, emergencies by category and dispatch times by agency; the cases of
 // the range exported as CSV or JSON (api/export, downloaded by the browser).
 import { initI18n, t, label, onLangChange, locale } from './i18n.js';
-import { api, loadMe, ApiError, homeFor, errorText } from './api.js';
+import { api, probe, loadMe, ApiError, homeFor, errorText } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { fmtPercent, fmtNumber, none } from './format.js';
 import { initChrome, showPageError, showStatus } from './chrome.js';
@@ -97,6 +97,7 @@ async function main() {
     });
   }
   for (const id of ['report-from', 'report-to']) byId(id).addEventListener('change', updateExports);
+  for (const fmt of ['csv', 'json']) byId(`export-${fmt}`).addEventListener('click', (ev) => exportClick(ev, fmt));
   for (const id of ['chart-days', 'chart-answer', 'chart-hours', 'chart-category', 'chart-dispatch']) {
     onResize(byId(id), () => report && renderCharts());
   }
@@ -136,6 +137,34 @@ function updateExports() {
       a.removeAttribute('aria-disabled');
       a.title = t('report.export_title', { from: fmtDay(r.from, { day: 'numeric', month: 'short', year: 'numeric' }), to: fmtDay(r.to, { day: 'numeric', month: 'short', year: 'numeric' }) });
     }
+  }
+}
+
+/**
+ * A download is a plain link, but a refused one (a range the engine will not export, a session
+ * that ended) would be saved as a file holding the error: ask first, say why, then follow it.
+ */
+async function exportClick(ev, fmt) {
+  const a = ev.currentTarget;
+  if (a.dataset.checked === 'true') {
+    delete a.dataset.checked;
+    return; // the second, real click
+  }
+  ev.preventDefault();
+  const href = a.getAttribute('href');
+  if (!href || a.getAttribute('aria-busy') === 'true') return;
+  const status = byId('report-status');
+  a.setAttribute('aria-busy', 'true');
+  showStatus(status, 'busy', t('report.export_checking', { format: fmt.toUpperCase() }));
+  try {
+    await probe(href);
+    showStatus(status, 'ok', t('report.export_started', { format: fmt.toUpperCase() }));
+    a.dataset.checked = 'true';
+    a.click();
+  } catch (e) {
+    showStatus(status, 'error', t('report.export_failed', { format: fmt.toUpperCase(), error: errorText(e) }));
+  } finally {
+    a.removeAttribute('aria-busy');
   }
 }
 
