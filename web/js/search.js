@@ -217,7 +217,7 @@ async function runSearch(more, push = false) {
       saveUrl(push);
     }
     renderResults();
-    showStatus(status, 'ok', t(current.more ? 'search.found_more' : 'search.found', { n: fmtNumber(current.rows.length) }));
+    showStatus(status, 'ok', t(current.more ? 'search.found_more' : current.rows.length === 1 ? 'search.found_one' : 'search.found', { n: fmtNumber(current.rows.length) }));
   } catch (e) {
     if (mine !== searchSeq) return;
     showStatus(status, 'error', errorText(e));
@@ -277,7 +277,7 @@ function renderResults() {
   }));
   byId('results-empty').hidden = rows.length > 0;
   byId('results-more').hidden = !current.more;
-  setText(byId('results-count'), rows.length ? t(current.more ? 'search.count_more' : 'search.count', { n: fmtNumber(rows.length) }) : '');
+  setText(byId('results-count'), rows.length ? t(current.more ? 'search.count_more' : rows.length === 1 ? 'search.count_one' : 'search.count', { n: fmtNumber(rows.length) }) : '');
 }
 
 // ---------------------------------------------------------------- one case
@@ -414,6 +414,7 @@ function closedText(c) {
   if (c.closed_ms) return fmtDateTime(c.closed_ms);
   if (!c.ended_ms) return t('search.state_live');
   const open = (c.tickets || []).filter((tk) => tk.status !== 'closed' && tk.status !== 'cancelled').length;
+  if (open === 1) return t('search.open_tickets_one');
   return open ? t('search.open_tickets', { n: fmtNumber(open) }) : t('search.not_closed');
 }
 
