@@ -74,7 +74,9 @@ def main():
                 if case_id is None:
                     b.get(f"{base}/search.html?mock_login=sup")
                     time.sleep(1.5)
-                    case_id = b.js("const r=[...document.querySelectorAll('#results tr[data-class=emergency]')].find(tr => tr.querySelector('.chip')); return r ? r.dataset.case : null;")
+                    # a dispatched emergency: one with tickets, notes and a location to look at
+                    found = b.js_async("fetch('api/cases?agency=dinkes&limit=1').then(r => r.json()).then(j => arguments[0](j.cases[0] ? j.cases[0].case : null), () => arguments[0](null))")
+                    case_id = found
                 path = path.replace("CASE", case_id or "none")
             for w, hgt in ((1280, 800), (1920, 1080)):
                 b.viewport(w, hgt)
