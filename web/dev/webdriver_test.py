@@ -439,11 +439,72 @@ def main():
         b.click("#session-logout")
         b.wait("login", lambda: b.url().rstrip("/") == base)
 
+        print("case search and reports")
+        logs_before = b.logs()
+        b.type("#login-user", "sup")
+        b.type("#login-password", "sup")
+        b.click("#login-submit")
+        b.wait("wallboard", lambda: b.url().endswith("/wallboard.html"))
+        b.get(base + "/search.html")
+        b.wait("search results", lambda: b.js("return document.querySelectorAll('#results tr[data-case]').length") > 0)
+        run.check("search: newest first, a page of 50 with more", b.js("return document.querySelectorAll('#results tr').length") == 50
+                  and b.visible("#results-more"))
+        b.click("#results-more")
+        b.wait("second page", lambda: b.js("return document.querySelectorAll('#results tr').length") == 100)
+        run.check("search: the next page appended", True)
+        b.select("#s-agency", "damkar")
+        b.click("#search-run")
+        b.wait("agency filter", lambda: "agency=damkar" in b.js("return location.search"))
+        b.wait("agency rows", lambda: b.js("return document.querySelectorAll('#results tr[data-case]').length") > 0)
+        run.check("search by agency: every row has a damkar ticket",
+                  b.js("return [...document.querySelectorAll('#results tr')].every(tr => tr.querySelector('.chip-agency') && [...tr.querySelectorAll('.chip-agency')].some(c => c.textContent === 'damkar'))"))
+        b.js("document.querySelector('#results a.case-link').click()")
+        b.wait("case opened", lambda: b.js("return document.querySelectorAll('#detail-tickets li').length") > 0)
+        run.check("case: tickets with their steps and history", b.js("return !!document.querySelector('#detail-tickets .stepper') && !!document.querySelector('#detail-tickets .ticket-history li')"))
+        run.check("case: the case-log records", b.js("return document.querySelectorAll('#detail-records li').length") >= 3)
+        run.check("case: in the address", "case=" in b.js("return location.search"))
+        run.check("case: focus moved to it", b.js("return document.activeElement.id") == "case-detail")
+        b.wait("caller history", lambda: b.js("return !!document.querySelector('#detail-history-search')"))
+        run.check("case: no undefined/NaN", not any(w in (b.text("#case-detail") or "") for w in ("undefined", "NaN", "null")))
+        b.type("#s-case", "0001-999999")
+        b.click("#search-run")
+        b.wait("404 shown", lambda: b.attr("#detail-status", "data-kind") == "error")
+        run.check("case id unknown: the 404 and the server's reason shown", "no such case" in (b.text("#detail-status") or ""), b.text("#detail-status"))
+        b.type("#s-case", "")
+        b.js("document.getElementById('s-from').value = '2020-01-01'")
+        b.click("#search-run")
+        b.wait("400 shown", lambda: b.attr("#search-status", "data-kind") == "error")
+        run.check("too long a range: the 400 and the server's reason shown", "366" in (b.text("#search-status") or ""), b.text("#search-status"))
+        b.get(base + "/reports.html")
+        b.wait("report", lambda: b.attr("#report-status", "data-kind") == "ok")
+        b.click("[data-range=last-month]")
+        b.wait("last month", lambda: "from=" in b.js("return location.search") and b.attr("#report-status", "data-kind") == "ok"
+               and b.js("return document.querySelectorAll('#chart-days rect[data-series]').length") > 50)
+        run.check("report: figures shown", all(b.text(f"{c} .fig-value") not in (None, "", "—") for c in ("#rep-offered", "#rep-within-15", "#rep-dispatch-60")))
+        run.check("report: charts drawn", all(b.js(f"return !!document.querySelector('{c} svg')") for c in ("#chart-days", "#chart-answer", "#chart-hours", "#chart-category", "#chart-dispatch")))
+        href = b.attr("#export-csv", "href") or ""
+        run.check("report: CSV export link for the range", href.startswith("api/export?from=") and href.endswith("format=csv"), href)
+        run.check("report: no undefined/NaN", not any(w in (b.js("return document.body.innerText") or "") for w in ("undefined", "NaN")))
+        b.js("document.getElementById('export-csv').setAttribute('href', 'api/export?from=2020-01-01&to=2026-01-01&format=csv')")
+        b.click("#export-csv")
+        b.wait("export refused", lambda: b.attr("#report-status", "data-kind") == "error")
+        run.check("report: a refused export says why (400 and the server's reason)", "366" in (b.text("#report-status") or ""), b.text("#report-status"))
+        b.click("#session-logout")
+        b.wait("login", lambda: b.url().rstrip("/") == base)
+        # the 404 and 400 above were asked for
+        logs_search = [e for e in b.logs() if not (e.get("source") == "network" and (
+            ("0001-999999" in e.get("message", "") and "status of 404" in e.get("message", ""))
+            or (("api/cases?" in e.get("message", "") or "api/export?" in e.get("message", "")) and "status of 400" in e.get("message", ""))))]
+
         # Refused requests (401 before login, the 409, 429 and the engine down, provoked above) are logged by
         # Chromium as network errors; anything else severe is a bug.
+        # A 404 on api/cases/ID too: after the mock process is started again (above) it does not know the live
+        # cases the first one made, and the operator page, restoring its last case, drops the one it asks for
+        # (the engine keeps its cases in the case log, so there it is found).
         expected = ("status of 401", "status of 409", "status of 403", "status of 429", "ERR_CONNECTION_REFUSED")
-        errs = [e for e in b.logs() if e.get("level") == "SEVERE"
-                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in expected))]
+        errs = [e for e in logs_before + logs_search + b.logs() if e.get("level") == "SEVERE"
+                and not (e.get("source") == "network" and any(x in e.get("message", "") for x in expected))
+                and not (e.get("source") == "network" and "/api/cases/" in e.get("message", "") and "status of 404" in e.get("message", ""))]
         run.check("no severe console errors", not errs, json.dumps(errs)[:800])
     except Exception as e:
         run.failed.append(f"exception: {e}")

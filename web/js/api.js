@@ -6,12 +6,13 @@ import { t, has } from './i18n.js';
 let csrf = null;
 
 export class ApiError extends Error {
-  constructor(status, code, detail, retryAfter) {
+  constructor(status, code, detail, retryAfter, state) {
     super(detail || code);
     this.status = status; // 0 = network error
     this.code = code;
     this.detail = detail || '';
     this.retryAfter = retryAfter;
+    this.state = state; // a 409's "state": the seat's phase, a ticket's status...
   }
 }
 
@@ -93,7 +94,39 @@ export async function api(method, path, body, opts = {}) {
     }
   }
   const ra = parseInt(res.headers.get('Retry-After') || '', 10);
-  throw new ApiError(res.status, code, detail, Number.isFinite(ra) ? ra : undefined);
+  throw new ApiError(res.status, code, detail, Number.isFinite(ra) ? ra : undefined, data && data.state);
+}
+
+/**
+ * For a download link (a CSV export): asks for `path` first and, when the server refuses it,
+ * throws the ApiError (so the page can say why) instead of letting the browser save an error as
+ * the file. On success the answer's body is cancelled unread; the caller then follows the link.
+ */
+export async function probe(path) {
+  let res;
+  try {
+    res = await fetch(path, { method: 'GET', credentials: 'same-origin', cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, 'network', e && e.message);
+  }
+  if (res.ok) {
+    try {
+      if (res.body) await res.body.cancel();
+    } catch {
+      /* nothing to cancel */
+    }
+    return true;
+  }
+  let data = null;
+  try {
+    data = JSON.parse(await res.text());
+  } catch {
+    data = null;
+  }
+  if (res.status === 401) goLogin();
+  const ra = parseInt(res.headers.get('Retry-After') || '', 10);
+  throw new ApiError(res.status, (data && data.error) || codeFor(res.status), (data && data.message) || '',
+    Number.isFinite(ra) ? ra : undefined, data && data.state);
 }
 
 /** A message for the user: what went wrong in their language, plus the server's words. */
@@ -103,6 +136,11 @@ export function errorText(err) {
   const head = has(key) ? t(key) : t('error.status', { status: err.status });
   // The browser's own words for a network failure ("Failed to fetch") help nobody.
   return err.detail && err.status !== 0 ? t('error.with_detail', { what: head, detail: err.detail }) : head;
+}
+
+/** `text` (our own words for a known case, e.g. a 409's state) plus the server's message, if any. */
+export function withDetail(text, err) {
+  return err && err.detail ? t('error.with_detail', { what: text, detail: err.detail }) : text;
 }
 
 /** GET api/me; sets the CSRF token; on 401 goes to the login page. */

@@ -7,7 +7,16 @@ import { api, ApiError } from './api.js';
 import { fmtDuration, none } from './format.js';
 import { setText } from './dom.js';
 
-const EVENT_TYPES = ['hello', 'seat', 'queue', 'call', 'call-ended', 'figures'];
+const EVENT_TYPES = ['hello', 'seat', 'queue', 'call', 'call-ended', 'figures', 'ticket', 'case-closed', 'callbacks'];
+
+/** Whether ticket `a` is a later word on its ticket than `b` (a re-sent ticket, then seq, then steps). */
+export function ticketNewer(a, b) {
+  if (!b) return true;
+  if (!a) return false;
+  if ((a.sent_ms || 0) !== (b.sent_ms || 0)) return (a.sent_ms || 0) > (b.sent_ms || 0);
+  if (Number.isFinite(a.seq) && Number.isFinite(b.seq) && a.seq !== b.seq) return a.seq > b.seq;
+  return ((a.history || []).length) >= ((b.history || []).length);
+}
 
 export class LiveModel {
   constructor() {
@@ -15,6 +24,12 @@ export class LiveModel {
     this.queues = new Map();
     this.calls = new Map();
     this.figures = null;
+    /** Tickets by id: the open ones from the state, and every one an event told about since. */
+    this.tickets = new Map();
+    /** Cases closed (`case-closed`) since the last state: case -> closed_ms. */
+    this.closed = new Map();
+    /** How many cases wait for a call back (null: not told). */
+    this.callbacks = null;
     this.offset = 0; // server clock minus ours, in ms
     this.ready = false;
   }
@@ -34,7 +49,21 @@ export class LiveModel {
     this.queues = new Map((state.queues || []).map((q) => [q.queue, q]));
     this.calls = new Map((state.calls || []).map((c) => [c.case, c]));
     this.figures = state.figures || null;
+    this.tickets = new Map();
+    for (const tk of state.tickets || []) this.putTicket(tk);
+    for (const c of this.calls.values()) for (const tk of c.tickets || []) this.putTicket(tk);
+    this.closed = new Map();
+    this.callbacks = Number.isFinite(state.callbacks) ? state.callbacks : null;
     this.ready = true;
+  }
+
+  /** Keeps `tk` unless what we have is newer. Returns whether it was taken. */
+  putTicket(tk) {
+    if (!tk || !tk.ticket) return false;
+    const cur = this.tickets.get(tk.ticket);
+    if (cur && !ticketNewer(tk, cur)) return false;
+    this.tickets.set(tk.ticket, tk);
+    return true;
   }
 
   apply(type, data) {
@@ -46,13 +75,25 @@ export class LiveModel {
         if (data && data.queue) this.queues.set(data.queue, data);
         break;
       case 'call':
-        if (data && data.case) this.calls.set(data.case, data);
+        if (data && data.case) {
+          this.calls.set(data.case, data);
+          for (const tk of data.tickets || []) this.putTicket(tk);
+        }
         break;
       case 'call-ended':
         if (data && data.case) this.calls.delete(data.case);
         break;
       case 'figures':
         this.figures = data;
+        break;
+      case 'ticket':
+        this.putTicket(data);
+        break;
+      case 'case-closed':
+        if (data && data.case) this.closed.set(data.case, data.closed_ms);
+        break;
+      case 'callbacks':
+        if (data && Number.isFinite(data.count)) this.callbacks = data.count;
         break;
       default:
         break;

@@ -1,10 +1,11 @@
 // The operator's screen: the seat's state and controls, and the case of the
 // call being offered or handled, driven by the live events.
 import { initI18n, t, label, onLangChange, currentLang } from './i18n.js';
-import { api, loadMe, errorText, ApiError } from './api.js';
+import { api, loadMe, errorText, ApiError, withDetail } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { stripUri, fmtTime, fmtDateTime, fmtCoord, osmUrl, none } from './format.js';
-import { startLive, startTicker, setTimer, clearTimer } from './live.js';
+import { startLive, startTicker, setTimer, clearTimer, ticketNewer } from './live.js';
+import { agenciesFor, agencyName, categoryName, isFinal, statusBadge, stepper } from './tickets.js';
 import { initChrome, showConnection, showPageError, showStatus } from './chrome.js';
 
 const enc = encodeURIComponent;
@@ -14,7 +15,7 @@ let me = null;
 let config = null;
 let seat = null;
 let model = null;
-/** The case on screen: {id, call, live, endedAt, history, historyFor} or null. */
+/** The case on screen: {id, call, live, endedAt, history, historyFor, tickets: Map agency -> ticket} or null. */
 let current = null;
 /** The operator picked a category before a class: keep it until a class is chosen. */
 let pendingCategory = false;
@@ -52,6 +53,7 @@ async function main() {
 
   setupSeatControls();
   setupCaseControls();
+  setupCallbacks();
   byId('seat-panel').hidden = false;
   byId('case-panel').hidden = false;
   renderCase();
@@ -67,6 +69,7 @@ async function main() {
     renderCase();
     renderHistory();
     updateNoteCount();
+    renderCallbacks();
     if (seat && me.role !== 'operator') showSeatPicker(true);
   });
 }
@@ -183,7 +186,11 @@ function onSnapshot() {
     else endCurrent(null);
   } else if (!current) {
     restoreLast();
+  } else if (!current.live) {
+    refreshCase(current.id);
   }
+  if (current) takeTickets(model.tickets.values());
+  loadCallbacks();
 }
 
 function onEvent(type, data) {
@@ -207,8 +214,33 @@ function onEvent(type, data) {
     case 'call-ended':
       if (current && current.id === data.case) endCurrent(data.reason || null);
       break;
+    case 'ticket':
+      if (current && data.case === current.id) {
+        takeTickets([data]);
+        renderDispatch();
+      }
+      break;
+    case 'case-closed':
+      if (current && data.case === current.id) {
+        current.call.closed_ms = data.closed_ms;
+        renderCase();
+      }
+      break;
+    case 'callbacks':
+      loadCallbacks();
+      break;
     default:
       break;
+  }
+}
+
+/** Keeps the tickets of the case on screen (newest word on each agency's ticket). */
+function takeTickets(list) {
+  if (!current) return;
+  for (const tk of list || []) {
+    if (!tk || tk.case !== current.id || !tk.agency) continue;
+    const cur = current.tickets.get(tk.agency);
+    if (ticketNewer(tk, cur)) current.tickets.set(tk.agency, tk);
   }
 }
 
@@ -218,6 +250,7 @@ function takeCall(call) {
   } else {
     const wasAnswered = current.call.answered;
     current.call = { ...current.call, ...call };
+    takeTickets(call.tickets);
     current.live = true;
     current.left = false;
     current.endedAt = null;
@@ -227,7 +260,9 @@ function takeCall(call) {
 }
 
 function popCase(call) {
-  current = { id: call.case, call: { ...call }, live: true, endedAt: null, history: null, historyFor: null };
+  current = { id: call.case, call: { ...call }, live: true, endedAt: null, history: null, historyFor: null, tickets: new Map() };
+  takeTickets(call.tickets);
+  takeTickets(model.tickets.values());
   pendingCategory = false;
   try {
     sessionStorage.setItem(LAST_KEY + seat, call.case);
@@ -289,7 +324,9 @@ async function restoreLast() {
   try {
     const c = await api('GET', `api/cases/${enc(id)}`);
     if (current || !c || !c.ended_ms) return;
-    current = { id, call: { ...c, answered: Number.isFinite(c.answered_ms) }, live: false, endedAt: c.ended_ms, history: null, historyFor: null };
+    current = { id, call: { ...c, answered: Number.isFinite(c.answered_ms) }, live: false, endedAt: c.ended_ms, history: null, historyFor: null, tickets: new Map() };
+    takeTickets(c.tickets);
+    takeTickets(model.tickets.values());
     resetForms();
     renderCase();
     loadHistory();
@@ -305,7 +342,8 @@ async function restoreLast() {
 }
 
 const MERGED = ['class', 'category', 'notes', 'location', 'ready', 'marks', 'answered_ms', 'ended_ms',
-  'reason', 'talk_ms', 'wait_ms', 'seat', 'caller', 'called', 'service', 'queue', 'opened_ms', 'from_seat'];
+  'reason', 'talk_ms', 'wait_ms', 'seat', 'caller', 'called', 'service', 'queue', 'opened_ms', 'from_seat',
+  'closed_ms', 'callback'];
 
 function mergeResult(obj) {
   if (!current || !obj || (obj.case && obj.case !== current.id)) return;
@@ -313,6 +351,7 @@ function mergeResult(obj) {
     if (k in obj && obj[k] !== undefined) current.call[k] = obj[k];
   }
   if (Number.isFinite(obj.answered_ms)) current.call.answered = true;
+  takeTickets(obj.tickets);
   if (Number.isFinite(obj.ended_ms)) {
     current.live = false;
     current.endedAt = obj.ended_ms;
@@ -400,6 +439,9 @@ function resetForms() {
   for (const id of ['loc-address', 'loc-lat', 'loc-lon']) byId(id).removeAttribute('aria-invalid');
   byId('category').value = (current && current.call.category) || '';
   showStatus(byId('case-status'), 'info', '');
+  byId('dispatch-note').value = '';
+  byId('dispatch-note').removeAttribute('aria-invalid');
+  showStatus(byId('dispatch-status'), 'info', '');
 }
 
 function updateNoteCount() {
@@ -435,6 +477,7 @@ function renderCase() {
     setText(phase, t(`case.phase.${state}`));
   }
   byId('case-ready-badge').hidden = !c.ready;
+  byId('case-closed-badge').hidden = !Number.isFinite(c.closed_ms);
   const cb = byId('case-class-badge');
   cb.hidden = !c.class;
   setText(cb, c.class ? label('class', c.class) : '');
@@ -477,6 +520,7 @@ function renderCase() {
   const ready = byId('btn-ready');
   ready.disabled = !!c.ready;
   setText(ready, c.ready ? t('case.ready_done') : t('case.ready'));
+  renderDispatch();
 }
 
 function renderLocation(loc) {
@@ -676,3 +720,220 @@ async function markReady() {
 }
 
 main();
+
+// ---------------------------------------------------------------- dispatch to agencies
+
+/** Why the case cannot be sent now (a key), or null. */
+function dispatchBlocked() {
+  if (!current) return 'dispatch.no_case';
+  if (current.left) return 'dispatch.left';
+  if (current.live && !current.call.answered) return 'dispatch.not_answered';
+  return null;
+}
+
+function renderDispatch() {
+  const panel = byId('dispatch-panel');
+  const list = byId('dispatch-agencies');
+  if (!current) {
+    panel.dataset.state = 'off';
+    fill(list);
+    return;
+  }
+  const c = current.call;
+  const blocked = dispatchBlocked();
+  panel.dataset.state = blocked ? 'off' : 'on';
+  const cat = c.category || null;
+  const { suggested, others } = agenciesFor(config, cat);
+  let hint;
+  if (blocked) hint = t(blocked);
+  else if (!cat) hint = t('dispatch.pick_category');
+  else if (!suggested.length) hint = t('dispatch.none_suggested', { category: categoryName(config, cat) });
+  else hint = t('dispatch.suggested_for', { category: categoryName(config, cat) });
+  setText(byId('dispatch-hint'), hint);
+  byId('dispatch-note').disabled = !!blocked;
+  // One row per agency, in a stable order (suggested first): its button, and once sent its ticket's live status.
+  fill(list, suggested.map((a) => agencyRow(a, true, blocked)), others.map((a) => agencyRow(a, false, blocked)));
+}
+
+function agencyRow(a, isSuggested, blocked) {
+  const tk = current.tickets.get(a.id);
+  const open = !!tk && !isFinal(tk);
+  const name = a.name || a.id;
+  const btn = h('button', {
+    type: 'button', class: `btn btn-dispatch${isSuggested ? ' btn-primary' : ''}`, 'data-testid': `dispatch-${a.id}`,
+    dataset: { agency: a.id, suggested: String(isSuggested) }, 'aria-label': t('dispatch.send_to', { agency: name }),
+    disabled: !!blocked || open, hidden: open, onclick: (ev) => dispatchTo(a.id, ev.currentTarget),
+  }, tk ? t('dispatch.send_again') : t('dispatch.send'));
+  const attrs = { agency: a.id, suggested: String(isSuggested) };
+  let since = null;
+  if (tk) {
+    attrs.ticket = tk.ticket || `${tk.case}/${tk.agency}`;
+    attrs.status = tk.status;
+    since = h('span', { class: 'timer da-since', title: t('dispatch.since_sent') });
+    const end = isFinal(tk) ? (tk.closed_ms || tk.cancelled_ms) : null;
+    setTimer(since, tk.sent_ms, Number.isFinite(end) ? end : null, model);
+  }
+  const notes = tk ? (tk.history || []).filter((e) => e.note && e.status !== 'sent') : [];
+  const last = notes[notes.length - 1];
+  return h('li', { class: `dispatch-agency${isSuggested ? ' suggested' : ''}${tk ? ' has-ticket' : ''}`, dataset: attrs },
+    h('div', { class: 'da-row' },
+      h('span', { class: 'da-name' }, name,
+        a.number ? h('span', { class: 'da-number muted' }, t('dispatch.number', { number: a.number })) : null),
+      isSuggested ? h('span', { class: 'badge badge-suggested' }, t('dispatch.suggested')) : null,
+      tk ? statusBadge(tk.status) : null,
+      since,
+      btn),
+    tk ? stepper(tk) : null,
+    last ? h('div', { class: 'da-note' }, t('dispatch.agency_note', { by: last.by || '', note: last.note })) : null);
+}
+
+async function dispatchTo(agency, btn) {
+  if (!current || dispatchBlocked()) return;
+  const id = current.id;
+  const status = byId('dispatch-status');
+  const noteEl = byId('dispatch-note');
+  const note = noteEl.value.trim();
+  if (note.length > 500) {
+    noteEl.setAttribute('aria-invalid', 'true');
+    showStatus(status, 'error', t('dispatch.note_too_long', { max: 500 }));
+    return;
+  }
+  noteEl.removeAttribute('aria-invalid');
+  const name = agencyName(config, agency);
+  btn.disabled = true;
+  showStatus(status, 'busy', t('status.sending'));
+  try {
+    const tk = await api('POST', `api/cases/${enc(id)}/dispatch`, note ? { agency, note } : { agency });
+    if (current && current.id === id) {
+      takeTickets([tk]);
+      if (tk) model.putTicket(tk);
+      noteEl.value = '';
+    }
+    showStatus(status, 'ok', t('dispatch.done', { agency: name }));
+    announce(t('dispatch.done', { agency: name }));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409 && e.state) {
+      showStatus(status, 'error', withDetail(t('dispatch.already', { agency: name, status: label('ticket.status', e.state) }), e));
+    } else {
+      showStatus(status, 'error', errorText(e));
+    }
+  } finally {
+    if (current && current.id === id) renderDispatch();
+  }
+}
+
+// ---------------------------------------------------------------- callbacks
+
+/** The callback list: abandoned emergency calls waiting for a call back (oldest first). */
+let callbacks = null;
+let callbacksError = null;
+let callbacksLoading = false;
+let callbacksAgain = false;
+
+function setupCallbacks() {
+  renderCallbacks();
+}
+
+async function loadCallbacks() {
+  if (callbacksLoading) {
+    callbacksAgain = true;
+    return;
+  }
+  callbacksLoading = true;
+  try {
+    const r = await api('GET', 'api/callbacks');
+    callbacks = (r && r.callbacks) || [];
+    callbacksError = null;
+  } catch (e) {
+    callbacksError = e;
+  } finally {
+    callbacksLoading = false;
+  }
+  renderCallbacks();
+  if (callbacksAgain) {
+    callbacksAgain = false;
+    loadCallbacks();
+  }
+}
+
+function renderCallbacks() {
+  const list = byId('callbacks');
+  const count = byId('op-callback-count');
+  const n = callbacks ? callbacks.length : (model && Number.isFinite(model.callbacks) ? model.callbacks : 0);
+  count.dataset.count = String(n);
+  setText(count, String(n));
+  byId('callback-panel').classList.toggle('has-callbacks', n > 0);
+  if (callbacksError) {
+    fill(list, h('li', { class: 'error' }, errorText(callbacksError)));
+    return;
+  }
+  if (!callbacks) {
+    fill(list, h('li', { class: 'muted' }, t('callback.loading')));
+    return;
+  }
+  if (!callbacks.length) {
+    fill(list, h('li', { class: 'muted empty' }, t('callback.empty')));
+    return;
+  }
+  // Keyed: a note being typed into an item survives a refresh of the list.
+  const keep = new Set();
+  for (const cb of callbacks) {
+    keep.add(cb.case);
+    let li = list.querySelector(`li[data-case="${CSS.escape(cb.case)}"]`);
+    if (!li) li = makeCallbackItem(cb.case);
+    list.appendChild(li);
+    fillCallbackItem(li, cb);
+  }
+  for (const li of [...list.children]) if (!keep.has(li.dataset.case)) li.remove();
+}
+
+function makeCallbackItem(id) {
+  const note = h('input', { type: 'text', class: 'cb-note', maxlength: '500', autocomplete: 'off' });
+  const buttons = h('div', { class: 'cb-outcomes' }, (config.callback_outcomes || []).map((o) =>
+    h('button', { type: 'button', class: `btn btn-small btn-outcome outcome-${o}`, dataset: { outcome: o }, onclick: (ev) => recordCallback(id, o, ev.currentTarget) })));
+  return h('li', { class: 'callback', dataset: { case: id } },
+    h('div', { class: 'cb-info' }), h('label', { class: 'cb-note-label' }, h('span', { class: 'cb-note-text' }), note), buttons);
+}
+
+function fillCallbackItem(li, cb) {
+  const number = stripUri(cb.caller);
+  const ended = h('span', { class: 'timer' });
+  setTimer(ended, cb.ended_ms || cb.opened_ms, null, model);
+  const attempts = cb.attempts || [];
+  const last = attempts[attempts.length - 1];
+  fill(li.querySelector('.cb-info'),
+    h('div', { class: 'cb-caller' },
+      number ? h('a', { class: 'cb-number mono', href: `tel:${number}`, title: t('callback.dial', { number }) }, number)
+        : h('span', { class: 'cb-number' }, t('case.unknown_caller'))),
+    h('div', { class: 'cb-when muted' }, t('callback.when', { time: fmtTime(cb.ended_ms || cb.opened_ms), reason: label('reason', cb.reason) }), ' · ', ended),
+    attempts.length
+      ? h('div', { class: 'cb-attempts' }, t('callback.attempts', { n: attempts.length, outcome: label('callback.outcome', last.outcome), by: last.by || '', time: fmtTime(last.at_ms) }))
+      : h('div', { class: 'cb-attempts muted' }, t('callback.no_attempts')));
+  li.dataset.attempts = String(attempts.length);
+  setText(li.querySelector('.cb-note-text'), t('callback.note'));
+  li.querySelector('.cb-note').setAttribute('placeholder', t('callback.note_placeholder'));
+  for (const b of li.querySelectorAll('[data-outcome]')) {
+    setText(b, label('callback.outcome', b.dataset.outcome));
+  }
+}
+
+async function recordCallback(id, outcome, btn) {
+  const li = btn.closest('li');
+  const noteEl = li && li.querySelector('.cb-note');
+  const note = noteEl ? noteEl.value.trim() : '';
+  const status = byId('callback-status');
+  const item = callbacks && callbacks.find((x) => x.case === id);
+  const number = item ? stripUri(item.caller) : id;
+  for (const b of li.querySelectorAll('button')) b.disabled = true;
+  showStatus(status, 'busy', t('status.sending'));
+  try {
+    await api('POST', `api/cases/${enc(id)}/callback`, note ? { outcome, note } : { outcome });
+    if (noteEl) noteEl.value = '';
+    showStatus(status, 'ok', t('callback.done', { number, outcome: label('callback.outcome', outcome) }));
+  } catch (e) {
+    showStatus(status, 'error', errorText(e));
+  } finally {
+    for (const b of li.querySelectorAll('button')) b.disabled = false;
+    loadCallbacks();
+  }
+}

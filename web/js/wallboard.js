@@ -5,10 +5,14 @@ import { api, loadMe, ApiError, homeFor } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { stripUri, fmtPercent, fmtNumber, fmtDate, fmtTime, none } from './format.js';
 import { startLive, startTicker, setTimer, clearTimer } from './live.js';
+import { agencyName, isFinal, STATUSES } from './tickets.js';
 import { initChrome, showConnection, showPageError } from './chrome.js';
 
 const PHASES = ['available', 'ringing', 'on-call', 'wrap-up', 'paused', 'logged-out'];
-const NENA = { answer_15s: 0.9, answer_20s: 0.95 };
+const NENA = { answer_15s: 0.9, answer_20s: 0.95, dispatch_60s: 0.9 }; // dispatch: NFPA 1225
+// A ticket not yet acknowledged turns its agency amber, then red (seconds since sent).
+const ACK_WARN_S = 60;
+const ACK_ALERT_S = 120;
 // A queue's longest wait turns amber, then red (seconds).
 const WAIT_WARN_S = 10;
 const WAIT_ALERT_S = 15;
@@ -47,6 +51,7 @@ function renderAll() {
   renderQueues();
   renderSeats();
   renderCalls();
+  renderDispatch();
   renderFigures();
   tick(model.now());
 }
@@ -57,7 +62,9 @@ function onEvent(type) {
     case 'queue': renderQueues(); break;
     case 'call':
     case 'call-ended': renderCalls(); break;
-    case 'figures': renderFigures(); break;
+    case 'figures': renderFigures(); renderDispatch(); break;
+    case 'ticket': renderDispatch(); break;
+    case 'callbacks': renderFigures(); break;
     default: break;
   }
 }
@@ -177,17 +184,61 @@ function renderCalls() {
   setText(byId('live-calls-count'), String(calls.length));
 }
 
+// ---------------------------------------------------------------- dispatch
+
+function renderDispatch() {
+  const box = byId('dispatch-rows');
+  const open = [...model.tickets.values()].filter((tk) => !isFinal(tk));
+  const byAgency = (model.figures && model.figures.by_agency) || {};
+  const names = (config.agencies || []).map((a) => a.id);
+  for (const id of [...open.map((tk) => tk.agency), ...Object.keys(byAgency)]) if (!names.includes(id)) names.push(id);
+  const keep = new Set();
+  for (const ag of names) {
+    const id = `dispatch-${ag}`;
+    keep.add(id);
+    const mine = open.filter((tk) => tk.agency === ag);
+    const unack = mine.filter((tk) => tk.status === 'sent').map((tk) => tk.sent_ms).filter(Number.isFinite);
+    const oldest = unack.length ? Math.min(...unack) : null;
+    const today = byAgency[ag] || {};
+    const row = keyed(box, id, () => h('tr', { 'data-testid': id }));
+    row.dataset.agency = ag;
+    row.dataset.open = String(mine.length);
+    row.dataset.unacknowledged = String(unack.length);
+    const timer = h('td', { class: 'num oldest timer' });
+    if (oldest !== null) {
+      setTimer(timer, oldest, null, model);
+      row.dataset.oldest = String(oldest);
+    } else {
+      clearTimer(timer);
+      delete row.dataset.oldest;
+    }
+    const counts = Object.fromEntries(STATUSES.map((st) => [st, 0]));
+    for (const tk of mine) counts[tk.status] = (counts[tk.status] || 0) + 1;
+    fill(row,
+      h('td', { class: 'd-name', title: agencyName(config, ag) },
+        h('a', { href: `agency.html?agency=${encodeURIComponent(ag)}` }, agencyName(config, ag))),
+      h('td', { class: 'num open' }, String(mine.length)),
+      timer,
+      ['sent', 'acknowledged', 'on-scene'].map((st) => h('td', { class: `num d-st${counts[st] ? '' : ' zero'}`, dataset: { status: st } }, String(counts[st]))),
+      h('td', { class: 'num d-today', title: t('wb.d_today', { sent: fmtNumber(today.sent), closed: fmtNumber(today.closed) }) },
+        Number.isFinite(today.sent) ? t('wb.d_today_short', { sent: fmtNumber(today.sent), closed: fmtNumber(today.closed) }) : none()));
+  }
+  prune(box, keep);
+  setText(byId('dispatch-total'), String(open.length));
+  byId('dispatch-total').title = t('wb.d_total', { n: open.length });
+  tick(model.now());
+}
+
 // ---------------------------------------------------------------- figures
 
 function renderFigures() {
   const f = model.figures || {};
   setText(byId('fig-date'), f.date ? fmtDate(f.date) : '');
   const targets = { ...NENA, ...(config.targets || {}) };
-  for (const n of [10, 15, 20]) {
-    const el = byId(`fig-within-${n}`);
-    const v = f[`within_${n}s`];
-    const target = targets[`answer_${n}s`];
-    setText(el.querySelector('.fig-label'), t('fig.within', { n }));
+  const slas = [10, 15, 20].map((n) => ({ el: byId(`fig-within-${n}`), v: f[`within_${n}s`], target: targets[`answer_${n}s`], n }));
+  slas.push({ el: byId('fig-dispatch-60'), v: f.dispatch_within_60s, target: targets.dispatch_60s, n: null });
+  for (const { el, v, target, n } of slas) {
+    if (n !== null) setText(el.querySelector('.fig-label'), t('fig.within', { n }));
     setText(el.querySelector('.fig-value'), fmtPercent(v));
     const tgt = el.querySelector('.fig-target');
     if (!Number.isFinite(target)) {
@@ -209,6 +260,13 @@ function renderFigures() {
   setText(byId('fig-false').querySelector('.fig-value'), fmtPercent(f.false_share));
   setText(byId('fig-offered').querySelector('.fig-value'), fmtNumber(f.offered));
   setText(byId('fig-answered'), Number.isFinite(f.answered) ? t('fig.answered_count', { n: fmtNumber(f.answered) }) : '');
+  const md = byId('fig-mean-dispatch');
+  setText(md.querySelector('.fig-value'), fmtNumber(f.mean_answer_to_dispatch_s, 1));
+  setText(md.querySelector('.fig-sub'), Number.isFinite(f.dispatched) ? t('fig.dispatched_count', { n: fmtNumber(f.dispatched) }) : '');
+  const cb = byId('callback-count');
+  const nCb = Number.isFinite(model.callbacks) ? model.callbacks : null;
+  cb.dataset.count = String(nCb ?? '');
+  setText(cb.querySelector('.fig-value'), nCb === null ? none() : fmtNumber(nCb));
 
   const byClass = f.by_class || {};
   const names = [...(config.classes || [])];
@@ -233,6 +291,11 @@ function tick(now) {
     const oldest = Number(card.dataset.oldest);
     const s = Number.isFinite(oldest) && card.dataset.oldest ? (now - oldest) / 1000 : 0;
     card.dataset.level = s >= WAIT_ALERT_S ? 'alert' : s >= WAIT_WARN_S ? 'warn' : 'ok';
+  }
+  for (const card of byId('dispatch-rows').children) {
+    const oldest = Number(card.dataset.oldest);
+    const s = card.dataset.oldest && Number.isFinite(oldest) ? (now - oldest) / 1000 : 0;
+    card.dataset.level = !card.dataset.oldest ? 'ok' : s >= ACK_ALERT_S ? 'alert' : s >= ACK_WARN_S ? 'warn' : 'ok';
   }
 }
 
