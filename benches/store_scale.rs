@@ -70,13 +70,12 @@ fn write_year(path: &Path, calls: u64, end_ms: u64) -> std::io::Result<Truth> {
     let mut rng = Rng(0x5EED_0112);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut t = Truth::default();
-    let put =
-        |w: &mut BufWriter<std::fs::File>, t: &mut Truth, r: Record| -> std::io::Result<()> {
-            serde_json::to_writer(&mut *w, &r).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")?;
-            t.records += 1;
-            Ok(())
-        };
+    let put = |w: &mut BufWriter<std::fs::File>, t: &mut Truth, r: Record| -> std::io::Result<()> {
+        serde_json::to_writer(&mut *w, &r).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        t.records += 1;
+        Ok(())
+    };
     let days = 365u64;
     let start_ms = end_ms - days * 86_400_000;
     put(
@@ -493,7 +492,7 @@ fn main() {
                 d.as_secs_f64() * 1000.0,
                 state
                     .split("state from the store")
-                    .next()
+                    .nth(1)
                     .unwrap_or("")
                     .trim()
             ),

@@ -470,3 +470,244 @@ async fn an_operator_works_a_call_in_the_browser_while_the_wallboard_watches() {
     wb.close().await.unwrap();
     assert!(!e.log().contains("panicked"));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_fire_brigade_works_its_ticket_in_the_browser() {
+    let (e, port) = console_engine("");
+    let base = format!("http://127.0.0.1:{port}");
+    let seat_port = free_port();
+    register_seat(&e, "op1", seat_port);
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let op = browser(&driver, &profiles.path().join("op"), 1280, 900).await;
+    let fire = browser(&driver, &profiles.path().join("damkar"), 1280, 800).await;
+    let flood = browser(&driver, &profiles.path().join("bpbd"), 1280, 800).await;
+    let wb = browser(&driver, &profiles.path().join("wb"), 1600, 900).await;
+
+    for (c, user, page) in [
+        (&fire, "damkar", "agency.html"),
+        (&flood, "bpbd", "agency.html"),
+    ] {
+        sign_in(c, &base, user, AGENCY_PASSWORD).await;
+        wait(
+            c,
+            "the agency page",
+            &format!(
+                "location.pathname.endsWith('{page}') && document.querySelector('#agency-tickets')"
+            ),
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+    sign_in(&wb, &base, "sup", SUP_PASSWORD).await;
+    wait(
+        &wb,
+        "the wallboard",
+        "location.pathname.endsWith('wallboard.html') && document.querySelector('#dispatch-rows')",
+        Duration::from_secs(5),
+    )
+    .await;
+    sign_in(&op, &base, "op1", "secret1").await;
+    wait(
+        &op,
+        "op1 available",
+        "document.querySelector('#seat-state')?.dataset.phase === 'available'",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // A call, answered and classified kebakaran.
+    let seat = Seat::start(&e, "seat_answer.xml", seat_port, 1, &["-d", "300"]);
+    let target = e.target();
+    let trunk = std::thread::spawn(move || {
+        sipp_to(
+            &target,
+            "trunk_call.xml",
+            &["-s", "112", "-m", "1", "-d", "4000"],
+            Duration::from_secs(30),
+        )
+    });
+    wait(
+        &op,
+        "the case answered",
+        "document.querySelector('#case-panel').dataset.state === 'answered'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let case = text(&op, "#case-id").await.trim().to_string();
+    js(&op, "const s = document.querySelector('#category'); s.value = 'kebakaran'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await;
+    click(&op, "#class-emergency").await;
+    wait(
+        &op,
+        "classified",
+        "document.querySelector('#class-emergency').getAttribute('aria-pressed') === 'true'",
+        Duration::from_secs(3),
+    )
+    .await;
+    typed(&op, "#loc-address", "Jl. Braga No. 10, Bandung").await;
+    click(&op, "#loc-save").await;
+    wait(
+        &op,
+        "the location",
+        "document.querySelector('#case-location').textContent.includes('Braga')",
+        Duration::from_secs(3),
+    )
+    .await;
+
+    // Dispatch: the fire brigade is suggested for kebakaran; then BPBD.
+    wait(
+        &op,
+        "the dispatch panel",
+        "document.querySelector('[data-testid=dispatch-damkar]')?.dataset.suggested !== undefined",
+        Duration::from_secs(3),
+    )
+    .await;
+    typed(&op, "#dispatch-note", "Asap tebal dari ruko").await;
+    click(&op, "[data-testid=dispatch-damkar]").await;
+    wait(&fire, "damkar's ticket", "document.querySelector('#agency-tickets article.ticket-card[data-status=sent]') && document.querySelector('#agency-tickets').textContent.includes('Braga')", Duration::from_secs(3)).await;
+    click(&op, "[data-testid=dispatch-bpbd]").await;
+    wait(
+        &flood,
+        "bpbd's ticket",
+        "document.querySelector('#agency-tickets article.ticket-card[data-status=sent]')",
+        Duration::from_secs(3),
+    )
+    .await;
+    wait(&wb, "two open tickets", "document.querySelector('tr[data-testid=dispatch-damkar]')?.dataset.open === '1' && document.querySelector('tr[data-testid=dispatch-bpbd]')?.dataset.open === '1'", Duration::from_secs(3)).await;
+    shot(&op, "operator-dispatched.png").await;
+    shot(&fire, "agency-new-ticket.png").await;
+    shot(&wb, "wallboard-dispatch.png").await;
+    // Each agency sees only its own.
+    let cards = js(&fire, "return [...document.querySelectorAll('#agency-tickets article.ticket-card')].map(a => a.dataset.ticket);", vec![]).await;
+    assert_eq!(
+        cards,
+        json!([format!("{case}/damkar")]),
+        "damkar sees only its ticket"
+    );
+    assert!(
+        attr(&fire, "#agency-alert", "hidden").await.is_none(),
+        "the alert shows while it is not acknowledged"
+    );
+
+    // The fire brigade acknowledges, is on scene, closes.
+    let card = format!("#ticket-{case}-damkar");
+    for (action, status) in [
+        ("acknowledge", "acknowledged"),
+        ("on-scene", "on-scene"),
+        ("close", "closed"),
+    ] {
+        if action == "close" {
+            typed(
+                &fire,
+                &format!("{card} .tc-note-input"),
+                "Api padam pukul 21.40",
+            )
+            .await;
+        }
+        click(&fire, &format!("{card} .tc-buttons [data-action={action}]")).await;
+        wait(
+            &fire,
+            status,
+            &format!("(() => {{ const c = document.querySelector('{card}'); return c ? c.dataset.status === '{status}' : document.querySelector('#agency-closed')?.textContent.includes('{case}'); }})()"),
+            Duration::from_secs(3),
+        )
+        .await;
+        if action == "acknowledge" {
+            shot(&fire, "agency-acknowledged.png").await;
+        }
+    }
+    wait(
+        &wb,
+        "damkar closed on the wallboard",
+        "document.querySelector('tr[data-testid=dispatch-damkar]')?.dataset.open === '0'",
+        Duration::from_secs(3),
+    )
+    .await;
+    shot(&fire, "agency-closed.png").await;
+    shot(&wb, "wallboard-dispatch-times.png").await;
+    let mean = text(&wb, "#fig-mean-dispatch").await;
+    assert!(
+        mean.chars().any(|c| c.is_ascii_digit()),
+        "the mean answer-to-dispatch time shows: {mean:?}"
+    );
+
+    // BPBD is cancelled by the operator; the call ends: the case closes.
+    let t = trunk.join().unwrap();
+    assert!(t.ok, "trunk: {}", t.output);
+    assert!(seat.finish(Duration::from_secs(10)));
+    let r = Api::signed_in(port, "op1", "secret1").post(
+        &format!("/api/tickets/{case}/bpbd/cancel"),
+        Some(json!({"note": "tidak perlu"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait(
+        &flood,
+        "bpbd's ticket gone",
+        "!document.querySelector('#agency-tickets article.ticket-card[data-status=sent]')",
+        Duration::from_secs(3),
+    )
+    .await;
+
+    // The case log and the store agree.
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let steps = loop {
+        let steps: Vec<(String, String, String)> = records(&e)
+            .into_iter()
+            .filter(|r| {
+                r["case"] == case.as_str() && (r["event"] == "ticket" || r["event"] == "closed")
+            })
+            .map(|r| {
+                (
+                    r["agency"].as_str().unwrap_or("").to_string(),
+                    r["status"].as_str().unwrap_or("closed").to_string(),
+                    r["by"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        if steps.len() >= 7 || std::time::Instant::now() > end {
+            break steps;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        steps,
+        [
+            s("damkar", "sent", "op1"),
+            s("bpbd", "sent", "op1"),
+            s("damkar", "acknowledged", "damkar"),
+            s("damkar", "on-scene", "damkar"),
+            s("damkar", "closed", "damkar"),
+            s("bpbd", "cancelled", "op1"),
+            s("", "closed", ""),
+        ]
+    );
+    let sup = Api::signed_in(port, "sup", SUP_PASSWORD);
+    let stored = sup.get("/api/tickets?status=all");
+    let mut from_store: Vec<(String, String)> = stored.body["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["agency"].as_str().unwrap().to_string(),
+                t["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    from_store.sort();
+    assert_eq!(
+        from_store,
+        [
+            ("bpbd".to_string(), "cancelled".to_string()),
+            ("damkar".to_string(), "closed".to_string())
+        ],
+        "{}",
+        stored.text
+    );
+    let errors = js(&fire, "return (window.__errors || []).length;", vec![]).await;
+    assert!(errors == json!(0) || errors == Value::Null);
+    for c in [op, fire, flood, wb] {
+        c.close().await.unwrap();
+    }
+}

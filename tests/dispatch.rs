@@ -147,7 +147,14 @@ fn a_case_is_dispatched_worked_by_its_agencies_closed_searched_and_reported() {
             .len(),
         2
     );
-    assert_eq!(damkar.get("/api/state").status, 403);
+    let st = damkar.get("/api/state");
+    assert_eq!(st.body["calls"], json!([]));
+    assert_eq!(
+        st.body["tickets"].as_array().unwrap().len(),
+        1,
+        "{}",
+        st.text
+    );
     assert_eq!(damkar.get(&format!("/api/cases/{case}")).status, 403);
 
     // Steps: only its own, only forward.

@@ -31,7 +31,7 @@ mod tests;
 pub use fold::{fold, Case};
 pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle};
 pub use record::{
-    caller_number, format_time, parse_time, Brief, BriefNote, CaseId, CaseIds, EndReason, Kind,
-    LocationDetail, Record, TicketStatus, CALLBACK_DONE,
+    caller_number, format_time, number_key, parse_time, Brief, BriefNote, CaseId, CaseIds,
+    EndReason, Kind, LocationDetail, Record, TicketStatus, CALLBACK_DONE,
 };
 pub use recovery::{read_journal, CaseLogError, Recovery};

@@ -286,6 +286,31 @@ pub fn caller_number(uri: &str) -> &str {
     rest.split(['@', ';', '>']).next().unwrap_or(rest)
 }
 
+/// The caller's number as the store indexes and searches it: Indonesian
+/// numbers in international form whichever way they came or are typed
+/// (`0812 3456 789`, `62812...`, `0062812...` and `+62812...` are all
+/// `+628123456789`); anything else (short numbers, names) as sent.
+pub fn number_key(uri: &str) -> String {
+    let n: String = caller_number(uri)
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = n.strip_prefix('+') {
+        return if digits(rest) { n.clone() } else { n };
+    }
+    if let Some(rest) = n.strip_prefix("00").filter(|r| digits(r)) {
+        return format!("+{rest}");
+    }
+    if n.starts_with("62") && n.len() >= 9 && digits(&n) {
+        return format!("+{n}");
+    }
+    if let Some(rest) = n.strip_prefix('0').filter(|r| r.len() >= 6 && digits(r)) {
+        return format!("+62{rest}");
+    }
+    n
+}
+
 /// Call-back outcomes that take a case off the call-back list.
 pub const CALLBACK_DONE: &[&str] = &["reached", "wrong-number", "handled"];
 

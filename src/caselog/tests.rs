@@ -760,3 +760,21 @@ fn open_reads_only_the_end_and_the_boot_file_keeps_ids_unique() {
     h.close();
     assert_eq!((rec.boot, rec.torn_bytes), (43, 150_000));
 }
+
+#[test]
+fn caller_numbers_are_searched_in_one_form() {
+    use crate::caselog::number_key;
+    for n in [
+        "sip:+628123456789@telco",
+        "<sip:08123456789@10.0.0.1;user=phone>",
+        "0812-3456-789",
+        "628123456789",
+        "0062 812 3456 789",
+        "tel:+628123456789",
+    ] {
+        assert_eq!(number_key(n), "+628123456789", "{n}");
+    }
+    assert_eq!(number_key("sip:112@c"), "112");
+    assert_eq!(number_key("sip:anonymous@anonymous.invalid"), "anonymous");
+    assert_eq!(number_key("+1 (555) 010-9999"), "+15550109999");
+}

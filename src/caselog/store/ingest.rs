@@ -1,7 +1,7 @@
 //! One journal record folded into the store's tables: the case's row, where
 //! the record is in the journal, its tickets, the caller's pranks.
 
-use crate::caselog::record::{caller_number, EndReason, Kind, Record, TicketStatus, CALLBACK_DONE};
+use crate::caselog::record::{number_key, EndReason, Kind, Record, TicketStatus, CALLBACK_DONE};
 use rusqlite::{params, Connection, OptionalExtension};
 
 fn rid(c: &Connection, id: &str) -> rusqlite::Result<i64> {
@@ -43,7 +43,7 @@ pub(super) fn record(c: &Connection, at: u64, len: u32, r: &Record) -> rusqlite:
             id,
             t,
             caller,
-            caller_number(caller),
+            number_key(caller),
             called,
             service,
             trunk,

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 /// Records per transaction while catching up.
 const BATCH: usize = 20_000;
 /// The schema this version writes; a store of another is rebuilt.
-const SCHEMA: &str = "1";
+const SCHEMA: &str = "2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -14,7 +14,7 @@ use super::{sse, wall_ms, web, AppState, CommandMsg, Viewer};
 use crate::caselog::store::{read_spans, CaseRow, CaseSearch, Report, TicketRow};
 use crate::caselog::{Brief, BriefNote, CaseId, TicketStatus};
 use crate::operator::{Actor, Command, CommandError, Done, Role, CALLBACK_OUTCOMES, CLASSES};
-use crate::view::{caller_number, CaseView, View};
+use crate::view::{CaseView, View};
 use act::*;
 use axum::extract::rejection::PathRejection;
 use axum::extract::Query;

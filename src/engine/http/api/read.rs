@@ -46,8 +46,21 @@ pub(super) fn may_see_ticket(s: &Session, agency: &str, c: Option<&CaseView>) ->
 }
 
 pub(super) async fn state_all(State(state): St, s: Session) -> Result<axum::Json<Value>, ApiError> {
-    s.staff()?;
     let v = read_view(&state);
+    if let Role::Agency { .. } = s.actor.role {
+        // Agency staff: their open tickets only; no seats, calls or figures.
+        let tickets: Vec<_> = v
+            .open_tickets()
+            .filter(|t| may_see_ticket(&s, &t.agency, None))
+            .collect();
+        return Ok(axum::Json(json!({
+            "now_ms": wall_ms(),
+            "seq": v.seq,
+            "seats": [], "queues": [], "calls": [],
+            "tickets": tickets,
+            "figures": null,
+        })));
+    }
     let seats: Vec<_> = v.seats.keys().filter_map(|k| seat_out(&v, k)).collect();
     let queues: Vec<_> = v.queues.keys().filter_map(|k| queue_out(&v, k)).collect();
     let calls: Vec<&CaseView> = v.calls.values().filter(|c| may_see(&s, c)).collect();
@@ -162,7 +175,7 @@ pub(super) async fn history(
     if raw.is_empty() || raw.len() > 256 {
         return Err(ApiError::bad_request("a caller's number or URI"));
     }
-    let number = caller_number(raw.trim()).to_string();
+    let number = crate::caselog::number_key(raw.trim());
     let pool = state.store.as_ref().ok_or_else(no_store)?;
     let n = number.clone();
     let (rows, pranks) = store::query(pool, move |r, _| r.history(&n, 20))
@@ -329,7 +342,7 @@ fn search_of(
     Ok(CaseSearch {
         from_ms,
         to_ms,
-        number: text("caller").map(|c| caller_number(&c).to_string()),
+        number: text("caller").map(|c| crate::caselog::number_key(&c)),
         class: text("class"),
         category: text("category"),
         agency: text("agency"),
