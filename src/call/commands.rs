@@ -14,6 +14,11 @@ impl B2bua {
     /// Carries out `cmd` for `by`, or says why not.
     pub fn apply(&mut self, now: Instant, by: &Actor, cmd: Command) -> Result<Done, CommandError> {
         cmd.authorize(by)?;
+        if let Command::MajorIncident { on } = cmd {
+            tracing::warn!(on, by = %by.user, "major incident declared by the supervisor (the network's service state follows)");
+            self.subs.major_incident = on;
+            return Ok(Done::Service { major_incident: on });
+        }
         match cmd.seat() {
             Some(seat) => {
                 let seat = self.acd.seat_id(seat).ok_or(CommandError::UnknownSeat)?;

@@ -28,6 +28,7 @@ mod media;
 mod offer;
 mod overflow;
 mod purpose;
+pub mod subscriptions;
 mod table;
 mod tickets;
 mod trunk;
@@ -181,6 +182,8 @@ pub struct B2bua {
     media: Option<media::MediaPlane>,
     /// Tickets of cases not closed yet.
     tickets: tickets::Tickets,
+    /// Who follows the queues' and the centre's state (NENA i3).
+    subs: subscriptions::Subscriptions,
 }
 
 impl B2bua {
@@ -224,6 +227,7 @@ impl B2bua {
             acd,
             media: media::MediaPlane::new(&cfg, prompts),
             tickets: tickets::Tickets::default(),
+            subs: subscriptions::Subscriptions::default(),
             seat_names: cfg
                 .seats
                 .iter()
@@ -299,6 +303,7 @@ impl B2bua {
             self.timers.first().map(|t| t.0),
             self.acd.poll_timeout(),
             self.ended.due(),
+            self.subs.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -417,6 +422,7 @@ impl B2bua {
             };
             self.event(ev);
         }
+        self.refresh_subscriptions(now, txs);
     }
 
     /// A seat's state as the screens show it.
@@ -507,6 +513,7 @@ impl B2bua {
 
     pub fn handle_timeout(&mut self, now: Instant, txs: &mut Transactions) {
         self.acd.handle_timeout(now);
+        self.refresh_subscriptions(now, txs);
         self.ended.log_if_due(now, self.calls.len());
         while let Some(&(at, id, timer)) = self.timers.first() {
             if at > now {

@@ -359,6 +359,7 @@ impl B2bua {
                     &[],
                 );
             }
+            Some(Purpose::Notify(id)) => self.notify_failed(&id, 408),
             _ => {}
         }
     }

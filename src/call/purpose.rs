@@ -31,6 +31,8 @@ pub enum Purpose {
         /// The request came from the trunk (its answer goes back there).
         from_trunk: bool,
     },
+    /// A NOTIFY of the subscription with this Call-ID.
+    Notify(String),
 }
 
 /// A leg we gave up on that may still answer: ACK and BYE a late 2xx.
@@ -55,6 +57,8 @@ impl B2bua {
         };
         match purpose {
             Purpose::Fire => {}
+            Purpose::Notify(id) if status >= 300 => self.notify_failed(&id, status),
+            Purpose::Notify(_) => {}
             Purpose::Probe(user) => self.probe_answers.push_back(user),
             Purpose::Relay {
                 server,
@@ -102,7 +106,7 @@ impl B2bua {
         status >= 200
             && !matches!(
                 self.purposes.get(key),
-                None | Some(Purpose::Fire) | Some(Purpose::Probe(_))
+                None | Some(Purpose::Fire) | Some(Purpose::Probe(_)) | Some(Purpose::Notify(_))
             )
     }
 
@@ -113,6 +117,7 @@ impl B2bua {
         match self.take_purpose(key, status) {
             Some(Purpose::LegInvite(id, gen)) => self.leg_provisional(key, id, gen, status),
             Some(Purpose::Probe(user)) if status >= 200 => self.probe_answers.push_back(user),
+            Some(Purpose::Notify(id)) if status >= 300 => self.notify_failed(&id, status),
             _ => {}
         }
     }

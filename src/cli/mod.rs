@@ -99,6 +99,9 @@ pub fn run(path: &Path) -> ExitCode {
 /// big journal) is caught up by the feeder while calls are taken.
 const CATCH_UP_FIRST: u64 = 32 << 20;
 
+/// How long a lost emergency call stays on the call-back list.
+const CALLBACK_WINDOW_MS: u64 = 24 * 3_600_000;
+
 /// Opens the store, brings it up to the journal, and reads what the engine
 /// starts from. A store that cannot be opened is logged and done without:
 /// the engine takes calls all the same.
@@ -152,7 +155,11 @@ fn open_store(
             let off = cfg.http.utc_offset_h * 3_600_000;
             let today =
                 ((now as i64 + off).div_euclid(86_400_000) * 86_400_000 - off).max(0) as u64;
-            let spans = r.seed_spans(today).unwrap_or_default();
+            // A call-back is due for a day; older lost calls stay in the
+            // store (search, reports) but off the live list.
+            let spans = r
+                .seed_spans(today, now.saturating_sub(CALLBACK_WINDOW_MS))
+                .unwrap_or_default();
             startup.seed = read_spans(&cfg.caselog.path, &spans).unwrap_or_default();
             startup.store = Some(path.clone());
             tracing::info!(

@@ -110,6 +110,7 @@ impl Core {
                 self.respond_with(now, &key, req, 200, "OK", &extra);
             }
             Method::Cancel => self.b2bua.on_cancel(now, &mut self.txs, key, req),
+            Method::Subscribe => self.subscribe(now, key, peer, req),
             _ if sip::header(&req.headers, "To")
                 .and_then(sip::tag_of)
                 .is_some() =>
@@ -215,6 +216,38 @@ impl Core {
             self.deny_line(now, peer, 404, "a seat dialled nothing we route", &target);
             self.respond_with(now, &key, req, 404, "Not Found", &[]);
         }
+    }
+
+    /// A SUBSCRIBE to the centre's state: from a trunk or proxy (the
+    /// network's routing elements), or a seat with valid credentials;
+    /// anyone else 403.
+    fn subscribe(&mut self, now: Instant, key: TxKey, peer: Peer, req: &Request) {
+        let trusted = self.cfg.trusted_peer(peer.addr.ip()).is_some();
+        if !trusted {
+            let may_be_seat = sip::header(&req.headers, "Proxy-Authorization").is_some()
+                || self.registrar.registered_from(peer.addr.ip());
+            if !may_be_seat {
+                self.deny_line(
+                    now,
+                    peer,
+                    403,
+                    "SUBSCRIBE from an address that is no trunk, proxy or seat",
+                    "",
+                );
+                return self.respond_with(now, &key, req, 403, "Forbidden", &[]);
+            }
+            if let Err(reply) = self.registrar.authenticate(now, req, Challenge::Proxy) {
+                return self.respond_with(
+                    now,
+                    &key,
+                    req,
+                    reply.status,
+                    reply.reason,
+                    &reply.headers,
+                );
+            }
+        }
+        self.b2bua.on_subscribe(now, &mut self.txs, key, peer, req);
     }
 
     fn deny_line(&mut self, now: Instant, peer: Peer, status: u16, why: &str, target: &str) {

@@ -120,6 +120,9 @@ pub enum Command {
         outcome: String,
         note: Option<String>,
     },
+    /// The supervisor declares a major incident (or its end): the
+    /// network's `emergency-ServiceState` says MajorIncidentInProgress.
+    MajorIncident { on: bool },
 }
 
 /// What a call-back attempt came to.
@@ -163,6 +166,7 @@ impl Command {
     pub fn authorize(&self, by: &Actor) -> Result<(), CommandError> {
         match (&by.role, self) {
             (Role::Supervisor, _) => {}
+            (_, Command::MajorIncident { .. }) => return Err(CommandError::NotAllowed),
             // An agency moves its own tickets on, nothing else.
             (Role::Agency { agency }, Command::TicketStep { agency: a, .. }) if agency == a => {}
             (Role::Agency { .. }, _) => return Err(CommandError::NotAllowed),
@@ -266,6 +270,8 @@ pub enum Done {
     Marked { case: CaseId, mark: String },
     /// The case command was recorded.
     Case { case: CaseId },
+    /// The centre's declared state.
+    Service { major_incident: bool },
     /// A ticket is at `status` now.
     Ticket {
         case: CaseId,

@@ -96,7 +96,7 @@ impl Rejection {
 /// OPTIONS and REGISTER; in a call's dialog also those it relays to the
 /// other leg. Anything else gets 405 with this list.
 pub const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, MESSAGE, NOTIFY, REFER";
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, UPDATE, INFO, MESSAGE, NOTIFY, REFER";
 
 /// Parses one whole message (a UDP datagram or a TCP frame) and checks what
 /// RFC 3261 §8.2 and §18 ask before a message reaches a transaction.

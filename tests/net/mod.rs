@@ -558,12 +558,29 @@ impl Net {
     }
 
     fn place(&mut self, n: u32, target: &str, caller: &str, extra: &str) {
+        self.place_body(n, target, caller, extra, "application/sdp", SDP)
+    }
+
+    /// [`Net::call_with`] with a body of its own.
+    pub fn call_body(&mut self, n: u32, target: &str, extra: &str, content_type: &str, body: &str) {
+        self.place_body(n, target, &format!("+6281{n}"), extra, content_type, body)
+    }
+
+    fn place_body(
+        &mut self,
+        n: u32,
+        target: &str,
+        caller: &str,
+        extra: &str,
+        content_type: &str,
+        body: &str,
+    ) {
         let branch = format!("z9hG4bKtr{n}");
         let invite = format!(
             "INVITE sip:{target}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
              From: <sip:{caller}@{TRUNK}>;tag=tt{n}\r\nTo: <sip:{target}@127.0.0.1>\r\nCall-ID: tcall{n}\r\nCSeq: 1 INVITE\r\n\
-             Contact: <sip:trunk@{TRUNK}>\r\n{extra}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
-            SDP.len()
+             Contact: <sip:trunk@{TRUNK}>\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         );
         self.trunk.insert(
             n,

@@ -91,6 +91,8 @@ CREATE INDEX IF NOT EXISTS cases_number ON cases(number, opened_ms);
 CREATE INDEX IF NOT EXISTS cases_class ON cases(class, opened_ms);
 CREATE INDEX IF NOT EXISTS cases_category ON cases(category, opened_ms);
 CREATE INDEX IF NOT EXISTS cases_due ON cases(callback_due) WHERE callback_due = 1;
+CREATE INDEX IF NOT EXISTS cases_prank ON cases(number)
+  WHERE class = 'prank' OR instr(marks, 'prank') > 0;
 CREATE TABLE IF NOT EXISTS spans(rid INTEGER NOT NULL, offset INTEGER NOT NULL, len INTEGER NOT NULL,
   PRIMARY KEY(rid, offset)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tickets(rid INTEGER NOT NULL, agency TEXT NOT NULL, status TEXT NOT NULL,

@@ -520,20 +520,25 @@ impl Reader {
 
     /// The journal spans the console's view starts from: every record of
     /// the cases opened since `since_ms`, of cases with an open ticket, and
-    /// of cases waiting for a call-back; in journal order.
-    pub fn seed_spans(&self, since_ms: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+    /// of cases opened since `callbacks_since_ms` waiting for a call-back;
+    /// in journal order.
+    pub fn seed_spans(
+        &self,
+        since_ms: u64,
+        callbacks_since_ms: u64,
+    ) -> Result<Vec<(u64, u32)>, StoreError> {
         let mut s = self
             .conn
             .prepare(
                 "SELECT s.offset, s.len FROM spans s WHERE s.rid IN (
                    SELECT rid FROM cases WHERE opened_ms >= ?1
                    UNION SELECT rid FROM tickets WHERE status IN ('sent', 'acknowledged', 'on-scene')
-                   UNION SELECT rid FROM cases WHERE callback_due = 1)
+                   UNION SELECT rid FROM cases WHERE callback_due = 1 AND opened_ms >= ?2)
                  ORDER BY s.offset",
             )
             .map_err(self.err())?;
         let rows = s
-            .query_map([since_ms as i64], |r| {
+            .query_map([since_ms as i64, callbacks_since_ms as i64], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
             })
             .map_err(self.err())?

@@ -335,3 +335,24 @@ pub(super) async fn ticket_action(
     command(&state, &s.actor, cmd).await?;
     ticket_json(&state, &id, &agency)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServiceBody {
+    major_incident: bool,
+}
+
+/// `POST /api/service {"major_incident": true}`: the supervisor declares a
+/// major incident (the network's emergency-ServiceState follows).
+pub(super) async fn service(
+    State(state): St,
+    Acting(s): Acting,
+    req: Request,
+) -> Result<axum::Json<Value>, ApiError> {
+    let JsonBody(b) = JsonBody::<ServiceBody>::from_request(req, &()).await?;
+    let cmd = Command::MajorIncident {
+        on: b.major_incident,
+    };
+    command(&state, &s.actor, cmd).await?;
+    Ok(axum::Json(json!({ "major_incident": b.major_incident })))
+}

@@ -297,6 +297,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/report", get(report))
         .route("/api/export", get(export))
         .route("/api/seats/{seat}/{action}", post(seat_action))
+        .route("/api/service", post(service))
         .route("/api/{*rest}", axum::routing::any(api_not_found));
     if state.metrics_here {
         api = api.route("/metrics", get(metrics));
