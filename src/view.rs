@@ -41,6 +41,21 @@ pub struct LocationView {
     pub detail: Option<Box<LocationDetail>>,
 }
 
+/// A text call's messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TextView {
+    pub open: bool,
+    pub messages: Vec<TextMessageView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TextMessageView {
+    pub from: String,
+    pub by: Option<String>,
+    pub at_ms: u64,
+    pub text: String,
+}
+
 /// What the call brought besides the caller (`call_info` record).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CallInfoView {
@@ -79,6 +94,10 @@ pub struct CaseView {
     /// sets another).
     pub network_location: Option<LocationView>,
     pub info: Option<CallInfoView>,
+    /// `voice`, or `text` for a text call.
+    pub channel: &'static str,
+    /// A text call's conversation.
+    pub text: Option<TextView>,
     pub ready: bool,
     pub digits: Vec<String>,
     pub recording: Option<RecordingView>,
@@ -526,6 +545,7 @@ impl View {
                     opened_ms: r.time_ms,
                     seq: self.seq,
                     records: vec![r.clone()],
+                    channel: "voice",
                     ..CaseView::default()
                 },
             );
@@ -598,6 +618,19 @@ impl View {
                         .insert(id.as_str().to_string(), class.clone());
                     self.figures.recompute();
                 }
+            }
+            Kind::Text { from, by, text } => {
+                c.channel = "text";
+                let t = c.text.get_or_insert_with(|| TextView {
+                    open: true,
+                    messages: Vec::new(),
+                });
+                t.messages.push(TextMessageView {
+                    from: from.clone(),
+                    by: by.clone(),
+                    at_ms: r.time_ms,
+                    text: text.clone(),
+                });
             }
             Kind::Note { text, by } => c.notes.push(NoteView {
                 by: by.clone(),
@@ -681,6 +714,9 @@ impl View {
                 talk_ms,
                 ..
             } => {
+                if let Some(t) = c.text.as_mut() {
+                    t.open = false;
+                }
                 c.ended_ms = Some(r.time_ms);
                 c.reason = Some(reason.as_str().to_string());
                 c.wait_ms = Some(*wait_ms);

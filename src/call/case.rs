@@ -218,6 +218,26 @@ impl B2bua {
             return;
         };
         let mut seat = None;
+        if let Some(t) = c.text.take() {
+            self.texts.retain(|_, v| *v != id);
+            if let (true, Some(s)) = (t.answered, t.seat) {
+                seat = Some(s);
+                let wrapup = self.queue_cfg(c.queue).wrapup;
+                let talk = c
+                    .answered_at
+                    .map(|t| now.saturating_duration_since(t))
+                    .unwrap_or_default();
+                self.acd.call_ended(s, talk, wrapup, now);
+                self.history.push(
+                    s,
+                    Handled {
+                        case: c.case.clone(),
+                        caller: c.caller.clone(),
+                        class: c.class.clone(),
+                    },
+                );
+            }
+        }
         for leg in std::mem::take(&mut c.legs) {
             // An answered leg kept its INVITE's purpose for 2xx retransmissions.
             self.purposes.remove(&leg.invite_tx);

@@ -100,6 +100,7 @@ impl B2bua {
                     c.answered_leg()
                         .is_some_and(|l| l.role == super::Role::Seat(s))
                         || c.legs.iter().any(|l| l.role == super::Role::Seat(s))
+                        || c.text.as_ref().is_some_and(|t| t.seat == Some(s))
                 });
             live.map(|c| (c.case.clone(), c.caller.clone()))
                 .or_else(|| {
@@ -135,6 +136,9 @@ impl B2bua {
     ) -> Result<Done, CommandError> {
         // Tickets and call-backs may be about cases of earlier days.
         let cmd = match cmd {
+            Command::AcceptText { case } => return self.accept_text(now, by, case),
+            Command::SendText { case, text } => return self.send_text(now, by, case, text),
+            Command::EndText { case } => return self.end_text(by, case),
             Command::Dispatch {
                 case,
                 agency,

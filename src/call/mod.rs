@@ -30,6 +30,7 @@ mod overflow;
 mod purpose;
 pub mod subscriptions;
 mod table;
+mod text;
 mod tickets;
 mod trunk;
 
@@ -184,6 +185,12 @@ pub struct B2bua {
     tickets: tickets::Tickets,
     /// Who follows the queues' and the centre's state (NENA i3).
     subs: subscriptions::Subscriptions,
+    /// Open text calls by the caller's number.
+    texts: HashMap<String, CallId>,
+    /// Operators' text messages to send, and conversations to end (from
+    /// commands, which have no transaction layer at hand).
+    outgoing_texts: Vec<(CallId, String)>,
+    ending_texts: Vec<CallId>,
 }
 
 impl B2bua {
@@ -228,6 +235,9 @@ impl B2bua {
             media: media::MediaPlane::new(&cfg, prompts),
             tickets: tickets::Tickets::default(),
             subs: subscriptions::Subscriptions::default(),
+            texts: HashMap::new(),
+            outgoing_texts: Vec::new(),
+            ending_texts: Vec::new(),
             seat_names: cfg
                 .seats
                 .iter()
@@ -412,6 +422,7 @@ impl B2bua {
     /// Rings the seats the ACD matched, then reports what changed. The core
     /// calls this after every input, so a match never waits.
     pub fn settle(&mut self, now: Instant, txs: &mut Transactions, reg: &Registrar) {
+        self.flush_texts(now, txs);
         while let Some(offer) = self.acd.poll_offer() {
             self.offer(now, txs, reg, offer.call, offer.seat);
         }

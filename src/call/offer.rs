@@ -26,6 +26,9 @@ impl B2bua {
         id: CallId,
         seat: SeatId,
     ) {
+        if self.offer_text(now, id, seat) {
+            return;
+        }
         let name = self.seat_name(seat).clone();
         let dest = reg.bindings(&name).last().map(Binding::destination);
         let started = dest.is_some_and(|d| self.start_leg(now, txs, id, Role::Seat(seat), d));

@@ -21,6 +21,10 @@ pub enum CallTimer {
     MaxWait,
     /// The call waited overflow_after: widen to another queue's seats.
     Widen,
+    /// Offer `u32` of a text call rang in a console for the ring timeout.
+    TextRing(u32),
+    /// A text conversation may have gone quiet.
+    TextIdle,
 }
 
 impl B2bua {
@@ -35,6 +39,8 @@ impl B2bua {
             return;
         };
         match timer {
+            CallTimer::TextRing(g) => self.text_ring_out(now, id, g),
+            CallTimer::TextIdle => self.text_idle(now, txs, id),
             CallTimer::Ring(g) | CallTimer::NoResponse(g) => {
                 let Some(leg) = c.leg(g) else { return };
                 if matches!(timer, CallTimer::Ring(_)) && leg.state != LegState::Answered {

@@ -54,6 +54,8 @@ pub struct Call {
     /// What an operator classified the call as.
     pub class: Option<String>,
     pub offers: u32,
+    /// A text call's conversation (None: a voice call).
+    pub text: Option<Box<super::text::TextChat>>,
 }
 
 impl Call {

@@ -123,6 +123,7 @@ impl B2bua {
                 trunk_answered: false,
                 class: None,
                 offers: 0,
+                text: None,
             },
         );
         if refuse {

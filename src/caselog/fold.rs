@@ -153,6 +153,10 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
                 c.category = category;
             }
             Kind::Note { text, by } => c.notes.push(format!("{by}: {text}")),
+            Kind::Text { from, by, text } => {
+                let who = by.unwrap_or(from);
+                c.notes.push(format!("[text] {who}: {text}"))
+            }
             Kind::Located {
                 address,
                 lat,

@@ -205,6 +205,14 @@ pub enum Kind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unread: Vec<String>,
     },
+    /// A text message of a text call (SIP MESSAGE, text-to-112): from the
+    /// caller, or from the operator (`by`).
+    Text {
+        from: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        text: String,
+    },
     /// The case is ready to hand to an agency.
     Ready {
         by: String,

@@ -153,6 +153,8 @@ pub struct AcdConfig {
     /// What a `Resource-Priority` value (lowercase, `esnet.1`) adds to a
     /// call's priority; the best of those a call names counts.
     pub resource_priority: std::collections::HashMap<String, i32>,
+    /// A text call's conversation ends after this long without a message.
+    pub text_idle: Duration,
 }
 
 /// A digest algorithm of RFC 8760.

@@ -276,6 +276,12 @@ pub(super) struct RawAcd {
     /// what each adds to a call's queue priority.
     #[serde(default)]
     pub(super) resource_priority: std::collections::BTreeMap<String, i32>,
+    /// A text conversation silent this long ends.
+    #[serde(default = "text_idle")]
+    pub(super) text_idle_s: u64,
+}
+fn text_idle() -> u64 {
+    600
 }
 impl Default for RawAcd {
     fn default() -> Self {
@@ -289,6 +295,7 @@ impl Default for RawAcd {
             prank_window_h: prank_window(),
             prank_priority: prank_priority(),
             resource_priority: std::collections::BTreeMap::new(),
+            text_idle_s: text_idle(),
         }
     }
 }

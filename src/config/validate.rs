@@ -621,6 +621,7 @@ fn acd(raw: RawAcd) -> Result<AcdConfig, ConfigError> {
             .into_iter()
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
             .collect(),
+        text_idle: Duration::from_secs(a.text_idle_s.max(10)),
     })
 }
 

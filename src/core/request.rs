@@ -123,6 +123,7 @@ impl Core {
                 }
             }
             Method::Invite => self.new_invite(now, key, peer, req),
+            Method::Message => self.new_message(now, key, peer, req),
             Method::Bye => {
                 self.respond_with(now, &key, req, 481, "Call/Transaction Does Not Exist", &[]);
             }
@@ -215,6 +216,36 @@ impl Core {
         } else {
             self.deny_line(now, peer, 404, "a seat dialled nothing we route", &target);
             self.respond_with(now, &key, req, 404, "Not Found", &[]);
+        }
+    }
+
+    /// A MESSAGE outside a dialog: to a routed target from a trunk or
+    /// proxy, a text call (text-to-112); else 404 (no route) or 403.
+    fn new_message(&mut self, now: Instant, key: TxKey, peer: Peer, req: &Request) {
+        let target = sip::request_target(&req.uri);
+        let trusted = self
+            .cfg
+            .trusted_peer(peer.addr.ip())
+            .map(|(n, _)| n.to_string());
+        match (self.b2bua.route(&target), trusted) {
+            (Some(route), Some(trunk)) => {
+                self.b2bua
+                    .on_text_in(now, &mut self.txs, key, peer, req, trunk, target, route)
+            }
+            (None, Some(_)) => {
+                self.deny_line(now, peer, 404, "MESSAGE to nothing we route", &target);
+                self.respond_with(now, &key, req, 404, "Not Found", &[]);
+            }
+            (_, None) => {
+                self.deny_line(
+                    now,
+                    peer,
+                    403,
+                    "MESSAGE from an address that is no trunk or proxy",
+                    &target,
+                );
+                self.respond_with(now, &key, req, 403, "Forbidden", &[]);
+            }
         }
     }
 

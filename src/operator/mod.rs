@@ -120,6 +120,12 @@ pub enum Command {
         outcome: String,
         note: Option<String>,
     },
+    /// The operator takes the text call offered to its seat.
+    AcceptText { case: CaseId },
+    /// The operator writes to a text caller.
+    SendText { case: CaseId, text: String },
+    /// The operator ends a text conversation.
+    EndText { case: CaseId },
     /// The supervisor declares a major incident (or its end): the
     /// network's `emergency-ServiceState` says MajorIncidentInProgress.
     MajorIncident { on: bool },
@@ -129,6 +135,10 @@ pub enum Command {
 pub const CALLBACK_OUTCOMES: &[&str] = &["reached", "no-answer", "busy", "wrong-number", "handled"];
 
 pub use crate::caselog::CALLBACK_DONE;
+
+/// The longest text message an operator sends (RFC 3428 asks MESSAGE to
+/// stay well under 1,300 bytes).
+pub const TEXT_MAX: usize = 1000;
 
 /// The longest note on a ticket or call-back.
 const SHORT_NOTE: usize = 500;
@@ -155,7 +165,10 @@ impl Command {
             | Command::Ready { case }
             | Command::Dispatch { case, .. }
             | Command::TicketStep { case, .. }
-            | Command::Callback { case, .. } => Some(case),
+            | Command::Callback { case, .. }
+            | Command::AcceptText { case }
+            | Command::SendText { case, .. }
+            | Command::EndText { case } => Some(case),
             _ => None,
         }
     }
@@ -221,6 +234,13 @@ impl Command {
                     return Err(CommandError::Invalid("an address or coordinates".into()));
                 }
                 Ok(())
+            }
+            Command::SendText { text, .. }
+                if text.trim().is_empty() || text.chars().count() > TEXT_MAX =>
+            {
+                Err(CommandError::Invalid(format!(
+                    "a text message is 1 to {TEXT_MAX} characters"
+                )))
             }
             Command::Pause { reason, .. } if !is_word(reason) => Err(CommandError::Invalid(
                 "a pause reason is 1-32 of a-z, 0-9 and -".into(),

@@ -778,6 +778,7 @@ pub fn kind_name(k: &Kind) -> &'static str {
         Kind::Note { .. } => "note",
         Kind::Located { .. } => "located",
         Kind::CallInfo { .. } => "call_info",
+        Kind::Text { .. } => "text",
         Kind::Ready { .. } => "ready",
         Kind::Ticket { .. } => "ticket",
         Kind::Closed {} => "closed",

@@ -128,6 +128,15 @@ pub(super) fn record(c: &Connection, at: u64, len: u32, r: &Record) -> rusqlite:
              WHERE rid = ?1",
             &[&rid, &format!("{by}: {text}")],
         )?,
+        // Text messages are searched like notes.
+        Kind::Text { from, by, text } => update(
+            "UPDATE cases SET notes = CASE WHEN notes = '' THEN ?2 ELSE notes || char(10) || ?2 END
+             WHERE rid = ?1",
+            &[
+                &rid,
+                &format!("[text] {}: {text}", by.as_deref().unwrap_or(from)),
+            ],
+        )?,
         Kind::Located {
             address,
             lat,

@@ -281,6 +281,25 @@ pub(super) async fn case_action(
             command(&state, &s.actor, cmd).await?;
             return ticket_json(&state, &id, &agency);
         }
+        "accept" => {
+            if req.headers().contains_key(header::CONTENT_TYPE) {
+                JsonBody::<Empty>::from_request(req, &()).await?;
+            }
+            Command::AcceptText { case: id.clone() }
+        }
+        "text" => {
+            let JsonBody(b) = JsonBody::<NoteBody>::from_request(req, &()).await?;
+            Command::SendText {
+                case: id.clone(),
+                text: b.text,
+            }
+        }
+        "end-text" => {
+            if req.headers().contains_key(header::CONTENT_TYPE) {
+                JsonBody::<Empty>::from_request(req, &()).await?;
+            }
+            Command::EndText { case: id.clone() }
+        }
         "callback" => {
             let JsonBody(b) = JsonBody::<CallbackBody>::from_request(req, &()).await?;
             Command::Callback {
