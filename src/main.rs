@@ -44,6 +44,10 @@ enum Command {
         #[arg(long, default_value = "config/siaga112.toml")]
         config: PathBuf,
     },
+    /// Capacity planning: run a scenario's calls through the engine's own
+    /// core on a simulated clock and report answer times per class and
+    /// hour, NENA's target, occupancy; find the seats a target needs.
+    Simulate(siaga112::sim::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +57,6 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => siaga112::cli::check_config(&config),
         Command::Cases { config, json } => siaga112::cli::cases(&config, json),
         Command::HashPassword => siaga112::cli::hash_password(),
+        Command::Simulate(args) => siaga112::sim::cli::main(&args),
     }
 }
