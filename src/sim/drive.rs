@@ -476,7 +476,12 @@ impl<'a> World<'a> {
                     _ if seat.is_some() => Outcome::Answered,
                     _ => Outcome::Failed,
                 };
+                let offered = self.calls[i].offered;
                 let res = &mut self.results[i];
+                if !offered {
+                    // Gone (abandoned, overflowed) without ever being offered.
+                    res.waited = true;
+                }
                 res.outcome = outcome;
                 res.wait_ms = *wait_ms;
                 self.live -= 1;
