@@ -217,13 +217,17 @@ fn body(o: &mut String, r: &Report) {
     }
     for (sec, share) in NENA {
         let (x, y) = (p.x(sec as f64), p.y(share));
+        // 15 s: label left of the mark, below it; 20 s: right of it, above.
+        let (lx, ly, anchor) = if sec == 15 {
+            (x - 8.0, y + 22.0, "end")
+        } else {
+            (x + 8.0, y - 8.0, "start")
+        };
         let _ = writeln!(
             o,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="4,4"/><circle cx="{x:.1}" cy="{y:.1}" r="5" fill="none" stroke="#000" stroke-width="2"/><text x="{:.1}" y="{:.1}">NENA {:.0} % in {sec} s</text>"##,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="4,4"/><circle cx="{x:.1}" cy="{y:.1}" r="5" fill="none" stroke="#000" stroke-width="2"/><text x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" font-weight="bold">NENA: {:.0} % in {sec} s</text>"##,
             p.y0,
             p.y0 + p.h,
-            x + 6.0,
-            y + 16.0 + if sec == 20 { 14.0 } else { 0.0 },
             share * 100.0
         );
     }
