@@ -137,6 +137,9 @@ pub struct CallResult {
     /// Queued behind others or for want of a free seat (not offered in
     /// the very input that brought it).
     pub waited: bool,
+    /// Queued at the prank priority: the engine knew the caller for
+    /// recent pranks (prank-aware queueing on only).
+    pub deprioritized: bool,
 }
 
 /// Time each seat spent, by hour of the day (nanoseconds).
@@ -255,6 +258,8 @@ struct World<'a> {
     cmd_id: u64,
     /// `SIAGA112_SIM_TRACE` set: every message delivered goes to stderr.
     trace: bool,
+    /// The priority known pranksters are queued at (prank-aware on).
+    prank_priority: Option<i32>,
 }
 
 /// The value of header `name` in SIP text (the first one; the core writes
@@ -451,6 +456,15 @@ impl<'a> World<'a> {
                 }
                 self.case_to_call[seq] = i + 1;
                 self.calls[i as usize].case_seq = seq as u64;
+            }
+            Kind::Queued { priority, .. } => {
+                if let (Some(p), Some(i)) =
+                    (self.prank_priority, self.call_of_case(r.case.as_ref()))
+                {
+                    if *priority <= p {
+                        self.results[i].deprioritized = true;
+                    }
+                }
             }
             Kind::Answered { seat } => {
                 if let Some(i) = self.call_of_case(r.case.as_ref()) {
@@ -1018,6 +1032,7 @@ pub fn run(s: &Scenario) -> Result<Run, ScenarioError> {
 pub fn run_with(s: &Scenario, arrivals: Vec<Arrival>) -> Result<Run, ScenarioError> {
     let seats = s.max_seats();
     let cfg = Arc::new(s.engine_config(seats)?);
+    let prank_priority = s.prank_aware.then_some(cfg.acd.prank_priority);
     let t0 = Instant::now();
     let core = Core::new(cfg, t0, WALL_EPOCH_MS, 1, s.seed ^ 0x5111_a6a1);
     let n = arrivals.len();
@@ -1056,6 +1071,7 @@ pub fn run_with(s: &Scenario, arrivals: Vec<Arrival>) -> Result<Run, ScenarioErr
                 outcome: Outcome::Open,
                 wait_ms: 0,
                 waited: false,
+                deprioritized: false,
             };
             n
         ],
@@ -1081,6 +1097,7 @@ pub fn run_with(s: &Scenario, arrivals: Vec<Arrival>) -> Result<Run, ScenarioErr
         buf: String::with_capacity(1024),
         cmd_id: 0,
         trace: std::env::var_os("SIAGA112_SIM_TRACE").is_some(),
+        prank_priority,
     };
     w.pump();
     // Every seat registers at hour 0 (for the whole run), then the roster

@@ -43,6 +43,9 @@ pub struct Stats {
     pub within_20s: f64,
     /// Share of the calls offered that were abandoned.
     pub abandoned_share: f64,
+    /// Calls queued behind everyone else as known pranksters' (prank-aware
+    /// queueing on).
+    pub deprioritized: u64,
 }
 
 impl Stats {
@@ -52,6 +55,7 @@ impl Stats {
         let (mut waited, mut wait_sum, mut w10, mut w15, mut w20) = (0u64, 0u64, 0u64, 0u64, 0u64);
         for (_, r) in calls {
             s.offered += 1;
+            s.deprioritized += u64::from(r.deprioritized);
             if r.waited {
                 waited += 1;
             }
@@ -369,7 +373,7 @@ impl Report {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "{:<14} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "{:<14} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
             "class",
             "offered",
             "answered",
@@ -381,12 +385,13 @@ impl Report {
             "<=10s",
             "<=15s",
             "<=20s",
+            "lowpri%",
             "NENA"
         );
         let row = |o: &mut String, name: &str, s: &Stats, nena: Option<bool>| {
             let _ = writeln!(
                 o,
-                "{:<14} {:>8} {:>8} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7}",
+                "{:<14} {:>8} {:>8} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7}",
                 name,
                 s.offered,
                 s.answered,
@@ -398,6 +403,7 @@ impl Report {
                 100.0 * s.within_10s,
                 100.0 * s.within_15s,
                 100.0 * s.within_20s,
+                if s.offered > 0 { 100.0 * s.deprioritized as f64 / s.offered as f64 } else { 0.0 },
                 match nena {
                     Some(true) => "met",
                     Some(false) => "NOT MET",

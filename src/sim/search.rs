@@ -159,13 +159,21 @@ impl Found {
     }
 }
 
+fn share(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
 /// Two reports side by side, class by class.
 pub fn compare_table(a: &Report, b: &Report, la: &str, lb: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "A: {la}\nB: {lb}\n");
     let _ = writeln!(
         o,
-        "{:<14} {:>8} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7}",
+        "{:<14} {:>8} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7} | {:>7} {:>7}",
         "class",
         "offered",
         "A mean",
@@ -177,7 +185,9 @@ pub fn compare_table(a: &Report, b: &Report, la: &str, lb: &str) -> String {
         "A<=20s",
         "B<=20s",
         "A abd%",
-        "B abd%"
+        "B abd%",
+        "A lowp%",
+        "B lowp%"
     );
     let mut names: Vec<&String> = a.classes.keys().collect();
     for k in b.classes.keys() {
@@ -200,7 +210,7 @@ pub fn compare_table(a: &Report, b: &Report, la: &str, lb: &str) -> String {
     for (n, x, y) in rows {
         let _ = writeln!(
             o,
-            "{:<14} {:>8} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1}",
+            "{:<14} {:>8} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1} | {:>7.1} {:>7.1}",
             n,
             x.offered,
             x.mean_answer_s,
@@ -212,7 +222,9 @@ pub fn compare_table(a: &Report, b: &Report, la: &str, lb: &str) -> String {
             100.0 * x.within_20s,
             100.0 * y.within_20s,
             100.0 * x.abandoned_share,
-            100.0 * y.abandoned_share
+            100.0 * y.abandoned_share,
+            share(x.deprioritized, x.offered),
+            share(y.deprioritized, y.offered)
         );
     }
     let _ = writeln!(
