@@ -478,6 +478,11 @@ fn prank_aware_queueing_puts_known_pranksters_behind_emergencies() {
     );
     assert!(e(&aware, "mean_wait_s") < e(&fifo, "mean_wait_s"));
     assert!(p(&aware, "mean_wait_s") > p(&fifo, "mean_wait_s"));
+    // The engine's own `queued` records say who went to the back.
+    assert_eq!(p(&fifo, "deprioritized"), 0.0, "FIFO puts nobody behind");
+    assert_eq!(e(&aware, "deprioritized"), 0.0, "emergencies never marked");
+    let low = p(&aware, "deprioritized") / p(&aware, "offered");
+    assert!(low > 0.2 && low < 1.0, "repeat pranksters' share: {low}");
 }
 
 #[test]
@@ -512,4 +517,168 @@ fn every_shipped_scenario_runs() {
         n += 1;
     }
     assert!(n >= 3, "the three shipped scenarios");
+}
+
+// ------------------------------------------------------------ --find-seats
+
+/// One class at a steady rate, one 24 h shift: the seats NENA needs can be
+/// worked out from Erlang C (no ringing, no abandons): P(W > t) =
+/// C(c, a) e^{-(c mu - lambda) t}. One erlang of 30 s calls: 3 seats leave
+/// 3.3 % of calls past 15 s and 2.4 % past 20 s, 2 seats 20 % past 15 s,
+/// so sampling noise cannot blur the answer.
+const STEADY: &str = r#"
+[sim]
+hours = 24
+seed = 7
+answer_delay_s = 0
+[[sim.class]]
+name = "emergency"
+dial = "112"
+calls_per_hour = 120
+handle_s = { dist = "exponential", mean = 30 }
+[[sim.shift]]
+from_h = 0
+to_h = 24
+seats = 1
+"#;
+
+fn erlang_seats_for_nena(lambda_per_s: f64, mean_s: f64) -> usize {
+    let a = lambda_per_s * mean_s;
+    let late = |c: usize, t: f64| erlang_c(c, a) * (-(c as f64 / mean_s - lambda_per_s) * t).exp();
+    (1..200)
+        .find(|&c| c as f64 > a && late(c, 15.0) <= 0.10 && late(c, 20.0) <= 0.05)
+        .unwrap()
+}
+
+#[test]
+fn find_seats_finds_what_erlang_c_says_and_no_fewer_pass() {
+    let s = Scenario::parse(STEADY, "steady", &[]).unwrap();
+    let calls = arrivals(&s);
+    let f = siaga112::sim::search::find_seats(&s, &calls).unwrap();
+    assert!(f.met);
+    let want = erlang_seats_for_nena(120.0 / 3600.0, 30.0);
+    assert_eq!(want, 3);
+    let got = f.shifts[0].seats as usize;
+    println!(
+        "find-seats {got} seats, Erlang C {want}, in {} runs",
+        f.runs
+    );
+    assert_eq!(got, want, "found {got}, Erlang C says {want}");
+    assert!(f.shifts[0].within_15s >= 0.90 && f.shifts[0].within_20s >= 0.95);
+    assert!(f.report.nena.met);
+    // One seat fewer, on the same calls, misses the target.
+    let fewer = Scenario::parse(
+        STEADY,
+        "steady",
+        &[format!("sim.shift.0.seats={}", got - 1)],
+    )
+    .unwrap();
+    let r = siaga112::sim::Report::new(&fewer, &run_with(&fewer, calls).unwrap());
+    assert!(!r.nena.met, "{} seats also pass", got - 1);
+}
+
+#[test]
+fn find_seats_refuses_a_scenario_without_a_nena_class() {
+    let text = STEADY.replace("\"emergency\"", "\"information\"");
+    let s = Scenario::parse(&text, "steady", &[]).unwrap();
+    let e = siaga112::sim::search::find_seats(&s, &arrivals(&s)).unwrap_err();
+    assert!(e.to_string().contains("sim.class"), "{e}");
+}
+
+// ------------------------------------------------------------ the command
+
+fn siaga112(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_siaga112"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn scenario_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("simulate");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn the_command_prints_json_writes_the_plot_and_compares() {
+    let p = scenario_file("pranks.toml", PRANKS);
+    let svg = p.with_extension("svg");
+    let _ = std::fs::remove_file(&svg);
+    let out = siaga112(&[
+        "simulate",
+        "--scenario",
+        p.to_str().unwrap(),
+        "--json",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["classes"]["emergency"]["within_15s"].is_number());
+    assert!(v["nena"]["met"].is_boolean());
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.trim_end().ends_with("</svg>"));
+    assert!(plot.contains("<polyline"), "answer-time curves");
+    assert!(plot.contains("NENA"), "the target marked");
+
+    let out = siaga112(&[
+        "simulate",
+        "--scenario",
+        p.to_str().unwrap(),
+        "--compare-set",
+        "sim.prank_aware=true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("A mean") && table.contains("B mean"),
+        "{table}"
+    );
+    assert!(table.contains("emergency") && table.contains("NENA for emergency"));
+}
+
+#[test]
+fn the_command_names_the_bad_key_and_never_panics() {
+    for (text, key) in [
+        (
+            STEADY.replace("mean = 30", "mean = -1"),
+            "sim.class[0].handle_s",
+        ),
+        (STEADY.replace("seats = 1", "seats = \"x\""), "seats"),
+        (
+            STEADY.replace("hours = 24", "hours = 24\nspeed = 2"),
+            "speed",
+        ),
+        ("[sim\nhours = 1".to_string(), "line 1"),
+    ] {
+        let p = scenario_file("bad.toml", &text);
+        let out = siaga112(&["simulate", "--scenario", p.to_str().unwrap(), "--json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(key), "{key} not named in: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = siaga112(&["simulate", "--scenario", "/nonexistent/x.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let p = scenario_file("ok.toml", STEADY);
+    let out = siaga112(&[
+        "simulate",
+        "--scenario",
+        p.to_str().unwrap(),
+        "--set",
+        "sim.nope=1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
