@@ -555,7 +555,7 @@ fn find_seats_finds_what_erlang_c_says_and_no_fewer_pass() {
     let s = Scenario::parse(STEADY, "steady", &[]).unwrap();
     let calls = arrivals(&s);
     let f = siaga112::sim::search::find_seats(&s, &calls).unwrap();
-    assert!(f.met);
+    assert!(f.met && !f.shifts[0].unreachable);
     let want = erlang_seats_for_nena(120.0 / 3600.0, 30.0);
     assert_eq!(want, 3);
     let got = f.shifts[0].seats as usize;
@@ -575,6 +575,35 @@ fn find_seats_finds_what_erlang_c_says_and_no_fewer_pass() {
     .unwrap();
     let r = siaga112::sim::Report::new(&fewer, &run_with(&fewer, calls).unwrap());
     assert!(!r.nena.met, "{} seats also pass", got - 1);
+}
+
+#[test]
+fn find_seats_stops_where_more_seats_cannot_help() {
+    // A third of callers gone within the 2 s the seat rings: no number of
+    // seats meets the target, and the search must say so, not grow to the cap.
+    let text = STEADY
+        .replace("answer_delay_s = 0", "answer_delay_s = 2")
+        .replace("hours = 24", "hours = 6")
+        .replace(
+            "mean = 30 }",
+            "mean = 30 }\npatience_s = { dist = \"exponential\", mean = 5 }",
+        );
+    let s = Scenario::parse(&text, "impatient", &[]).unwrap();
+    let f = siaga112::sim::search::find_seats(&s, &arrivals(&s)).unwrap();
+    assert!(!f.met);
+    assert!(f.shifts[0].unreachable);
+    assert!(f.shifts[0].seats < 10, "{} seats", f.shifts[0].seats);
+    assert!(f.runs < 20, "{} runs", f.runs);
+    let calls = arrivals(&s);
+    let many = Scenario::parse(&text, "impatient", &["sim.shift.0.seats=50".into()]).unwrap();
+    let r = siaga112::sim::Report::new(&many, &run_with(&many, calls).unwrap());
+    assert!(!r.nena.met, "not even with 50 seats");
+    assert!(
+        f.shifts[0].within_15s >= r.nena.within_15s && f.shifts[0].within_20s >= r.nena.within_20s,
+        "as good as 50 seats: {:?} against {:?}",
+        f.shifts[0],
+        r.nena
+    );
 }
 
 #[test]

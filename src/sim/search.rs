@@ -18,6 +18,11 @@ pub struct ShiftFound {
     pub nena_offered: u64,
     pub within_15s: f64,
     pub within_20s: f64,
+    /// No seat count meets NENA's target here: with enough seats no call
+    /// waits, yet too many callers are gone before the seat has rung
+    /// `answer_delay_s` (or the sample is too small to absorb them). The
+    /// seats are then the fewest that do as well as unlimited seats.
+    pub unreachable: bool,
 }
 
 /// What `--find-seats` found.
@@ -59,6 +64,11 @@ fn with_seats(s: &Scenario, seats: &[u32]) -> Scenario {
 /// The fewest seats per shift (at least one each) that meet NENA's target
 /// in every shift, on `arrivals`. Grows the failing shifts until all pass,
 /// then takes seats away one at a time, shift by shift, while all still pass.
+///
+/// A shift that fails although none of its NENA calls waited (every one
+/// offered to a seat at once) cannot be helped by more seats: its callers
+/// hung up while the seat rang. It stops growing and counts as passing
+/// while it does as well as that (reported `unreachable`, `met` false).
 pub fn find_seats(s: &Scenario, arrivals: &[Arrival]) -> Result<Found, ScenarioError> {
     if s.nena_classes().is_empty() {
         return Err(ScenarioError::Invalid {
@@ -77,11 +87,25 @@ pub fn find_seats(s: &Scenario, arrivals: &[Arrival]) -> Result<Found, ScenarioE
     let mut seats = vec![1u32; n];
     let (mut stats, mut scen, mut run) = eval(&seats)?;
     let cap = MAX_SEATS / n as u32;
-    let mut met = stats.iter().all(Stats::meets_nena);
-    while !met {
+    // Per shift, once more seats cannot help: the best it can do.
+    let mut best: Vec<Option<(f64, f64)>> = vec![None; n];
+    let ok = |best: &[Option<(f64, f64)>], st: &[Stats]| {
+        st.iter().zip(best).all(|(s, b)| {
+            s.meets_nena()
+                || b.is_some_and(|(w15, w20)| {
+                    s.within_15s >= w15 - 1e-12 && s.within_20s >= w20 - 1e-12
+                })
+        })
+    };
+    loop {
         let mut grew = false;
         for i in 0..n {
-            if !stats[i].meets_nena() && seats[i] < cap {
+            if stats[i].meets_nena() || best[i].is_some() {
+                continue;
+            }
+            if stats[i].p_wait == 0.0 {
+                best[i] = Some((stats[i].within_15s, stats[i].within_20s));
+            } else if seats[i] < cap {
                 seats[i] = (seats[i] + (seats[i] / 4).max(1)).min(cap);
                 grew = true;
             }
@@ -90,15 +114,15 @@ pub fn find_seats(s: &Scenario, arrivals: &[Arrival]) -> Result<Found, ScenarioE
             break;
         }
         (stats, scen, run) = eval(&seats)?;
-        met = stats.iter().all(Stats::meets_nena);
     }
-    if met {
+    let reached = ok(&best, &stats);
+    if reached {
         for i in 0..n {
             while seats[i] > 1 {
                 let mut fewer = seats.clone();
                 fewer[i] -= 1;
                 let (st, sc, r) = eval(&fewer)?;
-                if !st.iter().all(Stats::meets_nena) {
+                if !ok(&best, &st) {
                     break;
                 }
                 seats = fewer;
@@ -106,6 +130,7 @@ pub fn find_seats(s: &Scenario, arrivals: &[Arrival]) -> Result<Found, ScenarioE
             }
         }
     }
+    let met = stats.iter().all(Stats::meets_nena);
     let report = Report::new(&scen, &run);
     Ok(Found {
         shifts: s
@@ -113,13 +138,15 @@ pub fn find_seats(s: &Scenario, arrivals: &[Arrival]) -> Result<Found, ScenarioE
             .iter()
             .zip(&seats)
             .zip(&stats)
-            .map(|((sh, &seats), st)| ShiftFound {
+            .enumerate()
+            .map(|(i, ((sh, &seats), st))| ShiftFound {
                 from_h: sh.from_h,
                 to_h: sh.to_h,
                 seats,
                 nena_offered: st.offered,
                 within_15s: st.within_15s,
                 within_20s: st.within_20s,
+                unreachable: !st.meets_nena() && best[i].is_some(),
             })
             .collect(),
         met,
@@ -135,7 +162,13 @@ impl Found {
             o,
             "{label}: fewest seats per shift for NENA (90 % within 15 s, 95 % within 20 s) for {}: {} ({} runs)",
             self.report.nena.classes.join(", "),
-            if self.met { "found" } else { "NOT met even with the most seats tried" },
+            if self.met {
+                "found"
+            } else if self.shifts.iter().any(|s| s.unreachable) {
+                "NOT reachable"
+            } else {
+                "NOT met even with the most seats tried"
+            },
             self.runs
         );
         let _ = writeln!(
@@ -153,6 +186,20 @@ impl Found {
                 s.nena_offered,
                 100.0 * s.within_15s,
                 100.0 * s.within_20s
+            );
+        }
+        if self.shifts.iter().any(|s| s.unreachable) {
+            let _ = writeln!(
+                o,
+                "NOT reachable in {}: with enough seats none of those calls waits, yet too many \
+                 callers hang up while the seat rings (answer_delay_s; or too few calls measured: \
+                 simulate longer). The seats shown do as well as unlimited seats.",
+                self.shifts
+                    .iter()
+                    .filter(|s| s.unreachable)
+                    .map(|s| format!("{}-{} h", s.from_h, s.to_h))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         o
