@@ -711,3 +711,124 @@ fn the_command_names_the_bad_key_and_never_panics() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
+
+// ------------------------------------------------------------ sim.replay
+
+#[test]
+fn a_case_log_is_replayed_call_by_call() {
+    use siaga112::caselog::{CaseId, EndReason, Kind, Record};
+    // 2024-01-01T10:00:00+07:00: two emergencies 20 s apart, 60 s of talk
+    // each; an unclassified caller who gave up after 4 s; one the next day.
+    let t0 = 1_704_078_000_000u64;
+    let mut log = Vec::new();
+    let mut case = |seq: u64, at: u64, caller: &str, class: Option<&str>, end: Kind| {
+        let rec = |t: u64, kind: Kind| {
+            Record {
+                time_ms: t,
+                case: Some(CaseId::new(1, seq)),
+                kind,
+            }
+            .to_line()
+        };
+        log.push(rec(
+            at,
+            Kind::Opened {
+                caller: caller.into(),
+                called: "112".into(),
+                service: "112".into(),
+                trunk: "telkom".into(),
+                from_seat: None,
+            },
+        ));
+        if let Some(class) = class {
+            log.push(rec(
+                at + 1_000,
+                Kind::Classified {
+                    class: class.into(),
+                    category: None,
+                    by: "op1".into(),
+                },
+            ));
+        }
+        log.push(rec(at + 70_000, end));
+    };
+    let talk = |ms| Kind::Ended {
+        reason: EndReason::Completed,
+        wait_ms: 2_000,
+        talk_ms: ms,
+        seat: Some("op1".into()),
+        queue: None,
+    };
+    case(1, t0, "+62811", Some("emergency"), talk(60_000));
+    case(2, t0 + 20_000, "+62812", Some("emergency"), talk(60_000));
+    case(
+        3,
+        t0 + 300_000,
+        "+62813",
+        None,
+        Kind::Ended {
+            reason: EndReason::Abandoned,
+            wait_ms: 4_000,
+            talk_ms: 0,
+            seat: None,
+            queue: None,
+        },
+    );
+    case(
+        4,
+        t0 + 86_400_000,
+        "+62811",
+        Some("emergency"),
+        talk(60_000),
+    );
+    let path = scenario_file("cases.jsonl", &(log.join("\n") + "\n"));
+    let text = format!(
+        r#"
+[sim]
+hours = 12
+answer_delay_s = 0
+replay = "{}"
+[[sim.class]]
+name = "emergency"
+dial = "112"
+handle_s = {{ dist = "caselog" }}
+[[sim.class]]
+name = "unclassified"
+dial = "112"
+handle_s = {{ dist = "fixed", value = 5 }}
+[[sim.shift]]
+from_h = 0
+to_h = 24
+seats = 1
+"#,
+        path.display()
+    );
+    let s = Scenario::parse(&text, "replay", &[]).unwrap();
+    assert_eq!(s.replay.len(), 3, "the next day's call is past sim.hours");
+    let r = siaga112::sim::simulate(&s).unwrap();
+    let e = &r.classes["emergency"];
+    assert_eq!((e.offered, e.answered), (2, 2));
+    // The second waits for the first's 60 s: 40 s.
+    assert!((e.mean_wait_s - 20.0).abs() < 0.01, "{}", e.mean_wait_s);
+    assert_eq!(e.within_15s, 0.5);
+    assert_eq!(r.classes["unclassified"].answered, 1, "a free seat at once");
+    // The log's talk times are the class's handling times on top of it.
+    let more = Scenario::parse(&text, "replay", &["sim.class.0.calls_per_hour=2".into()]).unwrap();
+    assert!(siaga112::sim::simulate(&more).unwrap().classes["emergency"].offered > 2);
+
+    let missing = text.replace("name = \"unclassified\"", "name = \"info\"");
+    let e = Scenario::parse(&missing, "replay", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("sim.replay:") && e.contains("\"unclassified\""),
+        "{e}"
+    );
+    let e = Scenario::parse(&text.replace("cases.jsonl", "nope.jsonl"), "replay", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("sim.replay:"), "{e}");
+    let no_log = STEADY.replace("dist = \"exponential\"", "dist = \"caselog\"");
+    let e = Scenario::parse(&no_log, "x", &[]).unwrap_err().to_string();
+    assert!(e.starts_with("sim.class[0].handle_s"), "{e}");
+}

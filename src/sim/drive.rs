@@ -50,9 +50,16 @@ pub struct Arrival {
     pub mark: bool,
 }
 
+/// Replayed callers (`sim.replay`): one number per caller of the log,
+/// whatever the class of each call.
+pub const REPLAY_CALLER: u64 = 1 << 62;
+/// The random streams that draw what a replayed log does not say.
+const REPLAY_STREAM: u64 = 1 << 32;
+
 /// Draws the scenario's calls: Poisson within each hour at that hour's
-/// rate, one random stream per class.
+/// rate, one random stream per class; plus the calls of `sim.replay`.
 pub fn arrivals(s: &Scenario) -> Vec<Arrival> {
+    let mut replay_rng: std::collections::HashMap<u16, Stream> = Default::default();
     let end = (s.hours * HOUR_NS as f64) as u64;
     let hours = s.hours.ceil() as u64;
     let mut all = Vec::new();
@@ -110,6 +117,22 @@ pub fn arrivals(s: &Scenario) -> Vec<Arrival> {
                 });
             }
         }
+    }
+    for r in &s.replay {
+        let c = &s.classes[r.class as usize];
+        let rng = replay_rng
+            .entry(r.class)
+            .or_insert_with(|| Stream::new(s.seed, REPLAY_STREAM + u64::from(r.class)));
+        let handle_s = r.handle_s.unwrap_or_else(|| c.handle.sample(rng));
+        let patience_s = r.patience_s.unwrap_or_else(|| c.patience.sample(rng));
+        all.push(Arrival {
+            t: r.t_ns,
+            class: r.class,
+            caller: REPLAY_CALLER | r.caller,
+            handle_s,
+            patience_s,
+            mark: r.marked,
+        });
     }
     all.sort_by(|a, b| a.t.cmp(&b.t).then(a.class.cmp(&b.class)));
     all
@@ -704,6 +727,8 @@ impl<'a> World<'a> {
         let a = &self.arrivals[i];
         if a.caller == u64::MAX {
             format!("+629{i:010}")
+        } else if a.caller & REPLAY_CALLER != 0 {
+            format!("+627{:010}", a.caller & !REPLAY_CALLER)
         } else {
             format!("+628{:02}{:08}", a.class, a.caller)
         }

@@ -14,6 +14,7 @@
 //!
 //! - `scenario`: the file, its validation, the engine config made of it
 //! - `dist`: random streams and distributions
+//! - `replay`: a case-log export's calls, replayed
 //! - `drive`: the simulated world around the core
 //! - `report`: figures per class and hour, NENA's target, table and JSON
 //! - `plot`: the SVG (answer-time distribution, queue over the day)
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod dist;
 pub mod drive;
 pub mod plot;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod search;

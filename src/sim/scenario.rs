@@ -115,6 +115,24 @@ pub struct Scenario {
     pub day_factor: Vec<f64>,
     /// The engine's own sections, as given.
     pub engine: Table,
+    /// The calls of `sim.replay`'s case log, within `hours`, in order.
+    pub replay: Vec<ReplayCall>,
+}
+
+/// A call of a replayed case log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayCall {
+    /// Nanoseconds from hour 0 (midnight WIB of the log's first day).
+    pub t_ns: u64,
+    pub class: u16,
+    /// The caller, the same for all of a number's calls in the log.
+    pub caller: u64,
+    /// Talk time in the log (answered), else drawn from the class.
+    pub handle_s: Option<f64>,
+    /// How long its caller waited before hanging up (abandoned), else drawn.
+    pub patience_s: Option<f64>,
+    /// The operator gave it the class's mark.
+    pub marked: bool,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +165,9 @@ struct RawSim {
     shift: Vec<RawShift>,
     #[serde(default)]
     pause: Vec<RawPause>,
+    /// A case-log export (the engine's `cases.jsonl`) to replay.
+    #[serde(default)]
+    replay: Option<String>,
 }
 
 fn default_hours() -> f64 {
@@ -472,6 +493,8 @@ impl Scenario {
             ));
         }
         let mut classes = Vec::new();
+        // Classes whose handling times come from the replayed log.
+        let mut from_log: Vec<usize> = Vec::new();
         for (i, c) in raw.class.into_iter().enumerate() {
             let key = |k: &str| format!("sim.class[{i}].{k}");
             if c.name.trim().is_empty() {
@@ -499,8 +522,12 @@ impl Scenario {
                         "give calls_per_hour or calls_per_day, not both",
                     ))
                 }
+                (None, None) if raw.replay.is_some() => [0.0; 24],
                 (None, None) => {
-                    return Err(invalid(key("calls_per_hour"), "missing (or calls_per_day)"))
+                    return Err(invalid(
+                        key("calls_per_hour"),
+                        "missing (or calls_per_day, or sim.replay)",
+                    ))
                 }
                 (Some(RawRate::One(x)), None) => {
                     if !x.is_finite() || x < 0.0 {
@@ -534,7 +561,32 @@ impl Scenario {
                     }
                 }
             };
-            let handle = c.handle_s.build(&key("handle_s"), false)?;
+            let handle = if c.handle_s.dist == "caselog" {
+                if raw.replay.is_none() {
+                    return Err(invalid(
+                        key("handle_s.dist"),
+                        "\"caselog\" takes the talk times of sim.replay's log: set sim.replay",
+                    ));
+                }
+                let h = &c.handle_s;
+                for (k, set) in [
+                    ("mean", h.mean.is_some()),
+                    ("sd", h.sd.is_some()),
+                    ("value", h.value.is_some()),
+                    ("values", h.values.is_some()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            key(&format!("handle_s.{k}")),
+                            "not used by dist = \"caselog\"",
+                        ));
+                    }
+                }
+                from_log.push(i);
+                Dist::Empirical(Vec::new())
+            } else {
+                c.handle_s.build(&key("handle_s"), false)?
+            };
             let patience = match c.patience_s {
                 Some(p) => p.build(&key("patience_s"), true)?,
                 None => Dist::None,
@@ -632,7 +684,12 @@ impl Scenario {
                 reason: p.reason,
             });
         }
+        let replay = match &raw.replay {
+            None => Vec::new(),
+            Some(path) => replay_calls(path, raw.hours, &mut classes, &from_log)?,
+        };
         let s = Scenario {
+            replay,
             name: raw.name.unwrap_or_else(|| name.to_string()),
             hours: raw.hours,
             seed: raw.seed,
@@ -824,6 +881,66 @@ impl Scenario {
         t.insert("seat".into(), Value::Array(seat_list));
         toml::to_string(&t).unwrap_or_default()
     }
+}
+
+/// Reads `sim.replay`'s case log: its calls within `hours`, each in the
+/// class named by the case's class (or mark); fills the handling times of
+/// the `from_log` classes with the log's talk times.
+fn replay_calls(
+    path: &str,
+    hours: f64,
+    classes: &mut [Class],
+    from_log: &[usize],
+) -> Result<Vec<ReplayCall>, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid("sim.replay", format!("cannot read {path}: {e}")))?;
+    let cases =
+        super::replay::cases(&text).map_err(|e| invalid("sim.replay", format!("{path}: {e}")))?;
+    let end_ns = hours * 3600e9;
+    let mut calls = Vec::new();
+    for c in &cases {
+        let Some(ci) = classes.iter().position(|k| k.name == c.class) else {
+            let n = cases.iter().filter(|o| o.class == c.class).count();
+            return Err(invalid(
+                "sim.replay",
+                format!(
+                    "{path} has {n} calls of class {:?}: add a [[sim.class]] named so",
+                    c.class
+                ),
+            ));
+        };
+        let t_ns = c.t_ms.saturating_mul(1_000_000);
+        if t_ns as f64 >= end_ns {
+            continue;
+        }
+        let class = &classes[ci];
+        calls.push(ReplayCall {
+            t_ns: t_ns.max(1),
+            class: ci as u16,
+            caller: c.caller,
+            handle_s: c.talk_s.filter(|t| *t > 0.0),
+            patience_s: c.gave_up_s,
+            marked: class.mark.as_ref().is_some_and(|m| c.marks.contains(m)),
+        });
+    }
+    for &i in from_log {
+        let talks: Vec<f64> = cases
+            .iter()
+            .filter(|c| c.class == classes[i].name)
+            .filter_map(|c| c.talk_s.filter(|t| *t > 0.0))
+            .collect();
+        if talks.is_empty() {
+            return Err(invalid(
+                format!("sim.class[{i}].handle_s.dist"),
+                format!(
+                    "\"caselog\": {path} has no answered call of class {:?}",
+                    classes[i].name
+                ),
+            ));
+        }
+        classes[i].handle = Dist::Empirical(talks);
+    }
+    Ok(calls)
 }
 
 /// Seat `i`'s user name (`s1`, `s2`...).
