@@ -459,6 +459,16 @@ fn the_same_seed_gives_the_same_numbers_byte_for_byte() {
         );
     }
     assert_eq!(v["command_errors"], 0);
+    // Per class and hour: the hours add up to the class.
+    for class in ["emergency", "prank"] {
+        let by_hour: u64 = v["hours_of_day"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["classes"][class]["offered"].as_u64().unwrap())
+            .sum();
+        assert_eq!(by_hour, v["classes"][class]["offered"].as_u64().unwrap());
+    }
 }
 
 #[test]

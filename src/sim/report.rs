@@ -112,6 +112,8 @@ pub struct Hour {
     pub all: Stats,
     /// The NENA classes together.
     pub nena: Stats,
+    /// Each class in this hour.
+    pub classes: BTreeMap<String, Stats>,
     /// Seats logged in, on average over the hour.
     pub seats_on: f64,
     /// Seats paused, on average.
@@ -228,6 +230,12 @@ impl Report {
             }
             seen as f64
         };
+        // Calls by hour of the day and class, in one pass.
+        let nc = s.classes.len();
+        let mut by_hour_class: Vec<Vec<(&Arrival, &CallResult)>> = vec![Vec::new(); 24 * nc];
+        for (a, r) in counted(run) {
+            by_hour_class[hour_of(a) as usize * nc + a.class as usize].push((a, r));
+        }
         let mut hours_of_day = Vec::new();
         let (mut busy_all, mut avail_all) = (0u64, 0u64);
         for h in 0..24usize {
@@ -251,6 +259,18 @@ impl Report {
                 nena: Stats::of(
                     counted(run).filter(|(a, _)| hour_of(a) as usize == h && is_nena(a)),
                 ),
+                classes: s
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, c)| {
+                        let calls = &by_hour_class[h * nc + ci];
+                        (
+                            c.name.clone(),
+                            Stats::of(calls.iter().map(|(a, r)| (*a, *r))),
+                        )
+                    })
+                    .collect(),
                 seats_on: if seen > 0.0 {
                     st.logged[h] as f64 / seen
                 } else {
