@@ -268,6 +268,9 @@ const MADE_SECTIONS: &[&str] = &[
 pub const MAX_SEATS: u32 = 5_000;
 /// The longest simulated time: a leap year.
 pub const MAX_HOURS: f64 = 24.0 * 366.0;
+/// The most calls a scenario may expect over its hours (a year of DKI
+/// Jakarta is 637,292): the calls are drawn up front, in memory.
+pub const MAX_CALLS: f64 = 20_000_000.0;
 
 impl RawDist {
     fn build(self, key: &str, patience: bool) -> Result<Dist, ScenarioError> {
@@ -684,6 +687,25 @@ impl Scenario {
                 reason: p.reason,
             });
         }
+        let busiest_day = day_factor.iter().copied().fold(1.0_f64, f64::max);
+        let expected: Vec<f64> = classes
+            .iter()
+            .map(|c| c.per_hour.iter().sum::<f64>() / 24.0 * raw.hours * busiest_day)
+            .collect();
+        if expected.iter().sum::<f64>() > MAX_CALLS {
+            let (i, _) =
+                expected
+                    .iter()
+                    .enumerate()
+                    .fold((0, 0.0), |b, (i, &x)| if x > b.1 { (i, x) } else { b });
+            return Err(invalid(
+                format!("sim.class[{i}].calls_per_hour"),
+                format!(
+                    "about {:.0} calls over sim.hours: at most {MAX_CALLS:.0} in one run",
+                    expected.iter().sum::<f64>()
+                ),
+            ));
+        }
         let replay = match &raw.replay {
             None => Vec::new(),
             Some(path) => replay_calls(path, raw.hours, &mut classes, &from_log)?,
@@ -1093,6 +1115,8 @@ seats = 5
         assert!(e.starts_with("sim.answer_delay_s:"), "{e}");
         let e = err("[sim\n");
         assert!(e.contains("line 1"), "{e}");
+        let e = err(&MIN.replace("calls_per_hour = 30", "calls_per_hour = 1e12"));
+        assert!(e.starts_with("sim.class[0].calls_per_hour:"), "{e}");
     }
 
     #[test]
