@@ -77,6 +77,10 @@ enum Command {
         #[arg(long, default_value = "config/siaga112.toml")]
         config: PathBuf,
     },
+    /// Capacity planning: run a scenario's calls through the engine's own
+    /// core on a simulated clock and report answer times per class and
+    /// hour, NENA's target, occupancy; find the seats a target needs.
+    Simulate(siaga112::sim::cli::Args),
 }
 
 #[derive(Subcommand)]
@@ -111,5 +115,6 @@ fn main() -> ExitCode {
             to,
             format,
         } => siaga112::cli::store::export(&config, &from, &to, &format),
+        Command::Simulate(args) => siaga112::sim::cli::main(&args),
     }
 }
