@@ -251,7 +251,7 @@ fn malformed_input_gets_the_right_answer_or_a_drop() {
     let r = ask(
         &e,
         &OPTIONS
-            .replace("OPTIONS", "SUBSCRIBE")
+            .replace("OPTIONS", "PUBLISH")
             .replace("mal-1", "mal-7"),
     )
     .unwrap();
