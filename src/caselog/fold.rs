@@ -184,7 +184,11 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
             }
             Kind::Closed {} => c.closed = Some(format_time(r.time_ms)),
             Kind::Callback { outcome, by, .. } => c.callbacks.push(format!("{outcome} {by}")),
-            Kind::Boot { .. } | Kind::Seat { .. } | Kind::CallInfo { .. } | Kind::Unknown => {}
+            Kind::Boot { .. }
+            | Kind::Seat { .. }
+            | Kind::CallInfo { .. }
+            | Kind::Lost { .. }
+            | Kind::Unknown => {}
         }
     }
     cases

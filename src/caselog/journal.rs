@@ -1,7 +1,7 @@
 //! The journal writer: one thread, group commit, durable counts, and the
 //! open that recovers the file and numbers this run.
 
-use super::record::{CaseId, Kind, Record};
+use super::record::{format_time, CaseId, Kind, LostRecord, Record};
 use super::recovery::{
     hint_scan, io_err, set_aside, sibling, sync_dir, tail_scan, CaseLogError, Recovery,
 };
@@ -22,6 +22,12 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 /// Once closing (or every handle is gone), how long the writer keeps retrying
 /// a failing disk before it gives up and counts what is left as lost.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+/// Records kept in memory while the disk cannot be written, by default
+/// (about 30 MB at the usual ~300 bytes a record): beyond, each record is
+/// lost, named in a `lost` record once the disk takes writes again.
+pub const DEFAULT_BUFFER_RECORDS: u64 = 100_000;
+/// The names of lost records kept for that `lost` record at most.
+const LOST_NAMED_MAX: usize = 100_000;
 
 // ---------------------------------------------------------------- journal
 
@@ -41,6 +47,16 @@ impl Journal {
     pub fn open(
         path: &Path,
         commit_window: Duration,
+    ) -> Result<(JournalHandle, Recovery), CaseLogError> {
+        Journal::open_with(path, commit_window, DEFAULT_BUFFER_RECORDS)
+    }
+
+    /// [`Journal::open`] keeping at most `buffer_records` unwritten records
+    /// while the disk fails.
+    pub fn open_with(
+        path: &Path,
+        commit_window: Duration,
+        buffer_records: u64,
     ) -> Result<(JournalHandle, Recovery), CaseLogError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(path))?;
@@ -103,6 +119,8 @@ impl Journal {
             appended: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             lost_log: RateLimit::new(),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            buffered: AtomicU64::new(0),
             stats: Mutex::new(Stats {
                 batches: 0,
                 records: 0,
@@ -119,6 +137,7 @@ impl Journal {
             rx,
             commit_window,
             shared.clone(),
+            buffer_records.max(1),
         );
         let thread = std::thread::Builder::new()
             .name("caselog".into())
@@ -173,6 +192,10 @@ struct Shared {
     appended: AtomicU64,
     lost: AtomicU64,
     lost_log: RateLimit,
+    /// The last commit failed (the alarm).
+    failing: std::sync::atomic::AtomicBool,
+    /// Records waiting to be written.
+    buffered: AtomicU64,
     stats: Mutex<Stats>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Told of each commit (records, write + sync time): the metrics'
@@ -243,6 +266,16 @@ impl JournalHandle {
     /// Appended records written and synced so far (the boot line not counted).
     pub fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::Acquire)
+    }
+
+    /// The disk cannot be written right now: records are kept in memory.
+    pub fn failing(&self) -> bool {
+        self.shared.failing.load(Ordering::Relaxed)
+    }
+
+    /// Records kept in memory, not yet on disk.
+    pub fn buffered(&self) -> u64 {
+        self.shared.buffered.load(Ordering::Relaxed)
     }
 
     /// Records that will never be written: appended after the writer stopped,
@@ -318,6 +351,12 @@ struct Writer {
     last_case: Option<CaseId>,
     errors: RateLimit,
     failing_since: Option<Instant>,
+    /// Records kept at most while the disk fails.
+    buffer_max: u64,
+    /// Records dropped because the buffer was full, named (and how many in
+    /// all): a `lost` record says so once writing works again.
+    lost_named: Vec<LostRecord>,
+    lost_count: u64,
     stopping: bool,
     disconnected: bool,
     closers: Vec<mpsc::Sender<()>>,
@@ -331,6 +370,7 @@ impl Writer {
         rx: mpsc::Receiver<Msg>,
         window: Duration,
         shared: Arc<Shared>,
+        buffer_max: u64,
     ) -> Writer {
         Writer {
             path,
@@ -345,6 +385,9 @@ impl Writer {
             last_case: None,
             errors: RateLimit::new(),
             failing_since: None,
+            buffer_max,
+            lost_named: Vec::new(),
+            lost_count: 0,
             stopping: false,
             disconnected: false,
             closers: Vec::new(),
@@ -423,6 +466,30 @@ impl Writer {
 
     fn take(&mut self, msg: Msg) {
         match msg {
+            Msg::Record(r) if self.pending_count >= self.buffer_max => {
+                // The disk has failed for a while and the buffer is full:
+                // this record cannot be kept. Never silently.
+                self.shared.lost.fetch_add(1, Ordering::Relaxed);
+                self.lost_count += 1;
+                let event = serde_json::to_value(&r.kind)
+                    .ok()
+                    .and_then(|v| v["event"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                if self.lost_named.len() < LOST_NAMED_MAX {
+                    self.lost_named.push(LostRecord {
+                        case: r.case.as_ref().map(|c| c.as_str().to_string()),
+                        event: event.clone(),
+                        time: format_time(r.time_ms),
+                    });
+                }
+                if let Some(suppressed) = self.shared.lost_log.check() {
+                    tracing::error!(
+                        case = r.case.as_ref().map_or("-", CaseId::as_str), %event,
+                        buffered = self.pending_count, lost = self.lost_count, suppressed,
+                        "ALARM: case log buffer full while the disk fails: record lost (listed in a lost record when writing works again)"
+                    );
+                }
+            }
             Msg::Record(r) => {
                 let start = self.pending.len();
                 match serde_json::to_writer(&mut self.pending, &*r) {
@@ -496,17 +563,47 @@ impl Writer {
                 );
                 self.pending.clear();
                 self.pending_count = 0;
-                self.failing_since = None;
+                self.shared.buffered.store(0, Ordering::Relaxed);
+                if let Some(since) = self.failing_since.take() {
+                    self.shared.failing.store(false, Ordering::Relaxed);
+                    tracing::warn!(
+                        path = %self.path.display(), after_s = since.elapsed().as_secs(), written = n,
+                        lost = self.lost_count, "case log writing again: the kept records are on disk"
+                    );
+                }
+                if self.lost_count > 0 {
+                    let rec = Record::now(
+                        None,
+                        Kind::Lost {
+                            count: std::mem::take(&mut self.lost_count),
+                            records: std::mem::take(&mut self.lost_named),
+                        },
+                    );
+                    if serde_json::to_writer(&mut self.pending, &rec).is_ok() {
+                        self.pending.push(b'\n');
+                        self.pending_count += 1;
+                    }
+                }
                 synced_at.or(Some(started))
             }
             Err(e) => {
-                self.failing_since.get_or_insert(started);
-                if let Some(suppressed) = self.errors.check() {
+                if self.failing_since.is_none() {
+                    self.failing_since = Some(started);
+                    self.shared.failing.store(true, Ordering::Relaxed);
+                    tracing::error!(
+                        path = %self.path.display(), error = %e, waiting = self.pending_count,
+                        buffer = self.buffer_max,
+                        "ALARM: case log cannot write; calls go on, records are kept in memory and written when the disk works again"
+                    );
+                } else if let Some(suppressed) = self.errors.check() {
                     tracing::error!(
                         path = %self.path.display(), error = %e, waiting = self.pending_count,
                         suppressed, "case log write failed; the records are kept and retried"
                     );
                 }
+                self.shared
+                    .buffered
+                    .store(self.pending_count, Ordering::Relaxed);
                 self.undo_partial_write();
                 None
             }
@@ -578,6 +675,7 @@ mod writer_tests {
             rx,
             Duration::ZERO,
             h.shared.clone(),
+            DEFAULT_BUFFER_RECORDS,
         );
         w.take(Msg::Record(Arc::new(opened(T0 + 1, "b"))));
         w.take(Msg::Record(Arc::new(opened(T0 + 2, "c"))));

@@ -213,6 +213,13 @@ pub enum Kind {
         by: Option<String>,
         text: String,
     },
+    /// Records that could not be kept while the disk could not be written
+    /// (the writer's buffer overflowed): written as soon as it can write
+    /// again, naming each one.
+    Lost {
+        count: u64,
+        records: Vec<LostRecord>,
+    },
     /// The case is ready to hand to an agency.
     Ready {
         by: String,
@@ -359,6 +366,15 @@ impl TicketStatus {
             _ => return None,
         })
     }
+}
+
+/// One record the writer had to drop: its case, its kind, its time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    pub event: String,
+    pub time: String,
 }
 
 /// A location's detail from the call itself.

@@ -59,7 +59,11 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (journal, recovery) = match Journal::open(&cfg.caselog.path, cfg.caselog.commit_window) {
+    let (journal, recovery) = match Journal::open_with(
+        &cfg.caselog.path,
+        cfg.caselog.commit_window,
+        cfg.caselog.buffer_records,
+    ) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("siaga112: {e}");

@@ -289,6 +289,8 @@ pub struct PromptsConfig {
 pub struct CaseLogConfig {
     pub path: PathBuf,
     pub commit_window: Duration,
+    /// Records kept in memory at most while the disk cannot be written.
+    pub buffer_records: u64,
 }
 
 /// An address block such as `127.0.0.1/32` or `::1/128`.

@@ -403,12 +403,18 @@ pub(super) struct RawCaseLog {
     pub(super) path: String,
     #[serde(default = "default_commit_window")]
     pub(super) commit_window_ms: u64,
+    #[serde(default = "default_buffer_records")]
+    pub(super) buffer_records: u64,
+}
+fn default_buffer_records() -> u64 {
+    crate::caselog::DEFAULT_BUFFER_RECORDS
 }
 impl Default for RawCaseLog {
     fn default() -> Self {
         RawCaseLog {
             path: default_caselog_path(),
             commit_window_ms: default_commit_window(),
+            buffer_records: default_buffer_records(),
         }
     }
 }

@@ -574,6 +574,7 @@ fn caselog(raw: RawCaseLog) -> Result<CaseLogConfig, ConfigError> {
     Ok(CaseLogConfig {
         path: PathBuf::from(raw.path),
         commit_window: Duration::from_millis(raw.commit_window_ms),
+        buffer_records: raw.buffer_records.max(1),
     })
 }
 

@@ -779,6 +779,7 @@ pub fn kind_name(k: &Kind) -> &'static str {
         Kind::Located { .. } => "located",
         Kind::CallInfo { .. } => "call_info",
         Kind::Text { .. } => "text",
+        Kind::Lost { .. } => "lost",
         Kind::Ready { .. } => "ready",
         Kind::Ticket { .. } => "ticket",
         Kind::Closed {} => "closed",

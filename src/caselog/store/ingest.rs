@@ -209,6 +209,7 @@ pub(super) fn record(c: &Connection, at: u64, len: u32, r: &Record) -> rusqlite:
         }
         Kind::Opened { .. }
         | Kind::CallInfo { .. }
+        | Kind::Lost { .. }
         | Kind::Suggested { .. }
         | Kind::Digit { .. }
         | Kind::Media { .. }

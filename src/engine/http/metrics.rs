@@ -47,6 +47,9 @@ pub struct Metrics {
     sip_retransmissions: Counter,
     pub caselog_commit: Histogram,
     pub caselog_records: Counter,
+    caselog_alarm: Gauge,
+    caselog_buffered: Gauge,
+    caselog_lost: Counter,
     pub console_sessions: Gauge,
     pub console_logins: Family<Labels, Counter>,
     pub console_commands: Family<Labels, Counter>,
@@ -83,6 +86,9 @@ impl Metrics {
             sip_retransmissions: Counter::default(),
             caselog_commit: Histogram::new(COMMIT_BUCKETS),
             caselog_records: Counter::default(),
+            caselog_alarm: Gauge::default(),
+            caselog_buffered: Gauge::default(),
+            caselog_lost: Counter::default(),
             console_sessions: Gauge::default(),
             console_logins: Family::default(),
             console_commands: Family::default(),
@@ -146,6 +152,21 @@ impl Metrics {
             "caselog_records",
             "Case-log records made durable",
             m.caselog_records.clone(),
+        );
+        r.register(
+            "caselog_alarm",
+            "1 while the case log cannot write (records are kept in memory)",
+            m.caselog_alarm.clone(),
+        );
+        r.register(
+            "caselog_buffered",
+            "Case-log records kept in memory, not yet on disk",
+            m.caselog_buffered.clone(),
+        );
+        r.register(
+            "caselog_lost",
+            "Case-log records lost (the buffer overflowed while the disk failed; named in a lost record)",
+            m.caselog_lost.clone(),
         );
         r.register(
             "console_sessions",
@@ -214,7 +235,19 @@ impl Metrics {
 
     /// The text for a scrape: gauges read from the view and the engine's
     /// counters brought up to date first.
-    pub fn render(&self, view: &View, stats: &EngineStats) -> String {
+    pub fn render(
+        &self,
+        view: &View,
+        stats: &EngineStats,
+        journal: &crate::caselog::JournalHandle,
+    ) -> String {
+        self.caselog_alarm.set(i64::from(journal.failing()));
+        self.caselog_buffered
+            .set(i64::try_from(journal.buffered()).unwrap_or(i64::MAX));
+        let lost = journal.lost();
+        if lost > self.caselog_lost.get() {
+            self.caselog_lost.inc_by(lost - self.caselog_lost.get());
+        }
         for phase in [
             "logged-out",
             "available",

@@ -356,7 +356,7 @@ async fn pages(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 async fn metrics(State(state): St) -> Response {
     let text = {
         let v = read_view(&state);
-        state.metrics.render(&v, &state.stats)
+        state.metrics.render(&v, &state.stats, &state.journal)
     };
     (
         [(
