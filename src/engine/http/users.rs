@@ -26,7 +26,10 @@ pub struct Directory {
     users: HashMap<String, Entry>,
     /// Checked for an unknown user, so that a wrong name takes as long as a
     /// wrong password of a `[[user]]`.
-    dummy: String,
+    /// A hash to check unknown users against (same time as a wrong
+    /// password), made on first use: argon2 at start-up would delay the
+    /// engine taking calls.
+    dummy: std::sync::OnceLock<String>,
 }
 
 impl Directory {
@@ -60,7 +63,7 @@ impl Directory {
         }
         Directory {
             users,
-            dummy: hash_password("not a password of anyone").unwrap_or_default(),
+            dummy: std::sync::OnceLock::new(),
         }
     }
 
@@ -73,7 +76,10 @@ impl Directory {
     /// (argon2): call it off the event loop.
     pub fn check(&self, user: &str, password: &str) -> Option<Actor> {
         let Some(e) = self.users.get(user) else {
-            let _ = verify_hash(&self.dummy, password);
+            let dummy = self
+                .dummy
+                .get_or_init(|| hash_password("not a password of anyone").unwrap_or_default());
+            let _ = verify_hash(dummy, password);
             return None;
         };
         let ok = match &e.secret {
