@@ -63,6 +63,7 @@ impl RawConfig {
         let http = http(self.http)?;
         let users = users(self.users, &seats)?;
         let acd = acd(self.acd)?;
+        let security = super::security::validate(self.security)?;
         Ok(Config {
             sip,
             acd,
@@ -78,6 +79,7 @@ impl RawConfig {
             categories,
             http,
             users,
+            security,
         })
     }
 }
