@@ -194,6 +194,12 @@ pub struct Registrar {
     keepalive: Keepalive,
 }
 
+/// `Digest ...`: the only scheme we take (compared without case).
+fn is_digest(value: &str) -> bool {
+    let v = value.trim_ascii_start().as_bytes();
+    v.len() > 6 && v[..6].eq_ignore_ascii_case(b"digest") && v[6].is_ascii_whitespace()
+}
+
 impl Registrar {
     pub fn new(cfg: &Config, epoch: Instant, secret: u128) -> Registrar {
         Registrar {
@@ -372,6 +378,10 @@ impl Registrar {
         let Some(value) = header(&req.headers, kind.credentials()) else {
             return Err(self.challenge(now, kind, false));
         };
+        if !is_digest(value) {
+            // RFC 4475 §3.3.7: a scheme we do not know is no credentials.
+            return Err(self.challenge(now, kind, false));
+        }
         let auth = match digest::parse_authorization(value) {
             Ok(a) => a,
             Err(_) => {
