@@ -17,7 +17,7 @@ mod limits;
 #[cfg(test)]
 mod tests;
 
-pub use bans::{BanKind, BanStatus, Bans};
+pub use bans::{log_safe, BanKind, BanStatus, Bans};
 pub use limits::{Class, DrivenClock, RateLimits};
 
 /// What the defences did, for `/metrics` (monotonic counts).
