@@ -23,6 +23,9 @@ pub(super) struct Guard {
     limits: RateLimits,
     bans: Bans,
     counters: SecurityCounters,
+    /// Bans in force (sources, users) as of the last sweep or ban: counting
+    /// them walks the tables, too much for every publish.
+    in_force: (usize, usize),
     /// One line a second for messages dropped by a limit or a ban.
     log: crate::ratelimit::RateLimit,
 }
@@ -33,13 +36,16 @@ impl Guard {
             limits: RateLimits::new(&cfg.security, now),
             bans: Bans::new(&cfg.security, now),
             counters: SecurityCounters::default(),
+            in_force: (0, 0),
             log: crate::ratelimit::RateLimit::new(),
         }
     }
 
     pub(super) fn housekeep(&mut self, now: Instant) {
         self.limits.housekeep(now);
-        self.bans.housekeep(now);
+        if self.bans.housekeep(now) {
+            self.in_force = self.bans.in_force(now);
+        }
     }
 }
 
@@ -150,7 +156,11 @@ impl Core {
                 let ip = peer.addr.ip();
                 let trusted = self.cfg.is_trusted(ip);
                 self.guard.counters.auth_failures += 1;
-                for kind in self.guard.bans.failure(now, ip, trusted, user) {
+                let imposed = self.guard.bans.failure(now, ip, trusted, user);
+                if !imposed.is_empty() {
+                    self.guard.in_force = self.guard.bans.in_force(now);
+                }
+                for kind in imposed {
                     match kind {
                         crate::security::BanKind::Source => self.guard.counters.bans_source += 1,
                         crate::security::BanKind::User => self.guard.counters.bans_user += 1,
@@ -161,12 +171,12 @@ impl Core {
         }
     }
 
-    /// What the defences did so far, and the bans in force now (sources,
-    /// users), for `/metrics`.
+    /// What the defences did so far, and the bans in force (sources,
+    /// users; as of the last ban or 10-second sweep), for `/metrics`.
     pub fn security(&self) -> (SecurityCounters, (usize, usize)) {
         let mut c = self.guard.counters;
         c.replays = self.registrar.replays();
-        (c, self.guard.bans.in_force(self.now))
+        (c, self.guard.in_force)
     }
 
     /// The configured rates: REGISTER, INVITE, OPTIONS, other, trusted.

@@ -219,15 +219,17 @@ impl Bans {
         }
     }
 
-    /// Forgets what no longer counts (every 10 s at most).
-    pub fn housekeep(&mut self, now: Instant) {
+    /// Forgets what no longer counts (every 10 s at most); true when it
+    /// swept.
+    pub fn housekeep(&mut self, now: Instant) -> bool {
         if now.saturating_duration_since(self.last_sweep) < SWEEP_EVERY {
-            return;
+            return false;
         }
         self.last_sweep = now;
         let (base, max) = (self.base, self.max);
         self.sources.retain(|_, t| keep(t, now, base, max));
         self.users.retain(|_, t| keep(t, now, base, max));
+        true
     }
 
     /// Every ban in force now.

@@ -41,3 +41,41 @@ pub struct SecurityCounters {
     /// ACKs and responses that matched nothing, dropped from a scan.
     pub stray_dropped: u64,
 }
+
+/// [`SecurityCounters`] and the bans in force, as the run loop publishes
+/// them for `/metrics` (another thread reads them).
+#[derive(Debug, Default)]
+pub struct SecurityStats {
+    pub limited: [std::sync::atomic::AtomicU64; 4],
+    pub banned_drops: std::sync::atomic::AtomicU64,
+    pub banned_user_refusals: std::sync::atomic::AtomicU64,
+    pub auth_failures: std::sync::atomic::AtomicU64,
+    pub bans_source: std::sync::atomic::AtomicU64,
+    pub bans_user: std::sync::atomic::AtomicU64,
+    pub replays: std::sync::atomic::AtomicU64,
+    pub in_force_sources: std::sync::atomic::AtomicU64,
+    pub in_force_users: std::sync::atomic::AtomicU64,
+    /// The configured rates: REGISTER, INVITE, OPTIONS, other, trusted.
+    pub rates: [std::sync::atomic::AtomicU64; 5],
+}
+
+impl SecurityStats {
+    pub fn publish(&self, c: SecurityCounters, in_force: (usize, usize), rates: [u32; 5]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (a, v) in self.limited.iter().zip(c.limited) {
+            a.store(v, Relaxed);
+        }
+        self.banned_drops.store(c.banned_drops, Relaxed);
+        self.banned_user_refusals
+            .store(c.banned_user_refusals, Relaxed);
+        self.auth_failures.store(c.auth_failures, Relaxed);
+        self.bans_source.store(c.bans_source, Relaxed);
+        self.bans_user.store(c.bans_user, Relaxed);
+        self.replays.store(c.replays, Relaxed);
+        self.in_force_sources.store(in_force.0 as u64, Relaxed);
+        self.in_force_users.store(in_force.1 as u64, Relaxed);
+        for (a, v) in self.rates.iter().zip(rates) {
+            a.store(u64::from(v), Relaxed);
+        }
+    }
+}
