@@ -67,7 +67,7 @@ fn a_register_and_invite_flood_from_a_stranger_is_dropped_cheaply() {
         // Pace: as many as are due by now.
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent < due {
-            let (method, uri) = if sent % 2 == 0 {
+            let (method, uri) = if sent.is_multiple_of(2) {
                 ("REGISTER", "sip:127.0.0.1")
             } else {
                 ("INVITE", "sip:112@127.0.0.1")
@@ -110,10 +110,8 @@ fn a_register_and_invite_flood_from_a_stranger_is_dropped_cheaply() {
     );
     assert!(limited >= received * 0.9, "{limited} of {received}");
     // Still answering: an OPTIONS from elsewhere (its own bucket).
-    let probe = format!(
-        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n\
-         From: <sip:t@x>;tag=1\r\nTo: <sip:s@x>\r\nCall-ID: probe-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-    );
+    let probe = "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKprobe;rport\r\n\
+         From: <sip:t@x>;tag=1\r\nTo: <sip:s@x>\r\nCall-ID: probe-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
     let p = udp_send(&e, probe.as_bytes());
     let got = udp_recv(&p).unwrap_or_default();
     assert!(got.starts_with("SIP/2.0 200"), "{got}\n{}", e.log());
