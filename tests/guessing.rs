@@ -117,6 +117,22 @@ fn a_guesser_is_banned_after_ten_failures_and_slows_to_a_few_guesses_a_minute() 
     );
     let (c, in_force) = sim.core.security();
     assert!(c.bans_source >= 4 && c.banned_drops > 0, "{c:?}");
+    // Still banned: a message its TCP stream could not frame gets no 400.
+    let head = b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7:5060;branch=z9hG4bKtoolong\r\n\
+From: <sip:op1@127.0.0.1>;tag=1\r\nTo: <sip:op1@127.0.0.1>\r\nCall-ID: big\r\nCSeq: 1 REGISTER\r\n\r\n";
+    let peer = siaga112::sip::Peer::tcp(from.parse().unwrap(), Some(siaga112::sip::ConnId(9)));
+    let now = sim.now;
+    sim.core.handle_input(
+        now,
+        siaga112::core::Input::Refuse {
+            peer,
+            head,
+            status: 513,
+            reason: "Message Too Large",
+        },
+    );
+    sim.advance(Duration::ZERO);
+    assert!(sim.take(from).is_empty(), "a banned source got an answer");
     assert_eq!(in_force.0, 1);
     println!(
         "guesses answered per minute: {checked_per_minute:?} ({} in 30 min)",

@@ -86,6 +86,20 @@ impl Core {
         true
     }
 
+    /// Whether a message the framing refused (`Input::Refuse`) may be
+    /// answered: not when its source is banned.
+    pub(super) fn may_answer_refused(&mut self, now: Instant, peer: Peer) -> bool {
+        let ip = peer.addr.ip();
+        if self.cfg.is_trusted(ip)
+            || self.registrar.registered_from(ip)
+            || !self.guard.bans.source_banned(now, ip)
+        {
+            return true;
+        }
+        self.guard.counters.banned_drops += 1;
+        self.refused_line(now, ip, "banned")
+    }
+
     fn refused_line(&mut self, now: Instant, ip: IpAddr, why: &str) -> bool {
         if let Some(suppressed) = self.guard.log.check_at(self.ms(now)) {
             tracing::warn!(

@@ -202,7 +202,7 @@ impl Core {
                 head,
                 status,
                 reason,
-            } => {
+            } if self.may_answer_refused(now, peer) => {
                 let rej = sip::Rejection::Respond {
                     status,
                     reason: reason.to_string(),
@@ -210,6 +210,8 @@ impl Core {
                 };
                 self.reject(now, peer, head, rej);
             }
+            // A banned source's broken stream gets no answer either.
+            Input::Refuse { .. } => {}
             Input::Timeout => {
                 self.txs.handle_timeout(now);
                 self.registrar.handle_timeout(now);
