@@ -35,6 +35,11 @@ done
 BIN=$(CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo test $PROFILE --test fuzz --no-run --message-format=json 2>/dev/null |
   sed -n 's/.*"executable":"\([^"]*fuzz-[^"]*\)".*/\1/p' | tail -1)
 [ -x "$BIN" ] || { echo "could not build the fuzz targets" >&2; exit 2; }
+# Our own copy: a build running meanwhile may replace the original.
+COPY=$(mktemp)
+cp "$BIN" "$COPY"
+trap 'rm -f "$COPY"' EXIT
+BIN=$COPY
 
 failed=0
 printf '%-10s %12s %8s %10s %s\n' target executions runs exec/s result
@@ -49,8 +54,12 @@ for t in "${TARGETS[@]}"; do
       total=$(( total + ${n:-0} ))
       runs=$(( runs + 1 ))
       rm -f "$log"
-    else
+    elif grep -q "minimal failing input\|panicked" "$log"; then
       result="FAILED (see $log; the case is in tests/fuzz.proptest-regressions)"
+      failed=1
+      break
+    else
+      result="ERROR running the target (see $log), not a finding"
       failed=1
       break
     fi
