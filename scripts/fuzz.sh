@@ -38,6 +38,7 @@ BIN=$(CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo test $PROFILE --test fuzz --
 # Our own copy: a build running meanwhile may replace the original.
 COPY=$(mktemp)
 cp "$BIN" "$COPY"
+chmod 700 "$COPY"
 trap 'rm -f "$COPY"' EXIT
 BIN=$COPY
 
