@@ -15,6 +15,7 @@ pub mod operator;
 pub mod ratelimit;
 pub mod registrar;
 pub mod rng;
+pub mod security;
 pub mod sim;
 pub mod sip;
 pub mod transaction;

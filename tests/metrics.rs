@@ -109,9 +109,25 @@ fn prometheus_scrapes_the_metrics_socket_and_counts_the_calls() {
     let e = Engine::start_in(dir, "retry_s = 30", &rest);
     // Only the metrics socket serves /metrics when it has its own.
     assert_eq!(Api::new(http).get("/metrics").status, 404);
-    let page = Api::new(metrics).get("/metrics");
+    // The view hears of the queues with the console feed's first batch,
+    // a few milliseconds after "running": wait for it.
+    let end = Instant::now() + Duration::from_secs(3);
+    let page = loop {
+        let page = Api::new(metrics).get("/metrics");
+        if page.text.contains("# TYPE siaga112_calls_waiting gauge") || Instant::now() > end {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("# TYPE siaga112_calls_waiting gauge"));
+    assert!(
+        page.text.contains("# TYPE siaga112_calls_waiting gauge"),
+        "{}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains("siaga112_security_rate_limited_total{class=\"register\"} 0"));
     assert_eq!(
         Api::new(metrics).get("/api/state").status,
         404,

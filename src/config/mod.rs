@@ -31,6 +31,8 @@ pub struct Config {
     /// The agencies cases are handed to.
     pub agencies: Vec<AgencyConfig>,
     pub store: StoreConfig,
+    /// Rate limits, password-guessing bans, addresses never limited.
+    pub security: SecurityConfig,
 }
 
 /// An agency that acts on cases (`[[agency]]`): the fire brigade, the
@@ -293,6 +295,29 @@ pub struct CaseLogConfig {
     pub buffer_records: u64,
 }
 
+/// `[security]`: per-source rate limits (requests per second, bursts of
+/// twice that; 0 turns one off) and bans after failed digest attempts.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    pub register_rate: u32,
+    pub invite_rate: u32,
+    pub options_rate: u32,
+    /// Every other request (BYE, CANCEL, ACK, INFO... and what matches
+    /// nothing), and responses that match no transaction.
+    pub other_rate: u32,
+    /// REGISTER and OPTIONS from a trunk, a proxy or an `allow` address
+    /// (their INVITEs and in-dialog requests are never limited).
+    pub trusted_rate: u32,
+    /// Failed digest attempts from one source, or for one user, before a ban.
+    pub ban_after: u32,
+    /// The first ban; each later ban of the same source or user doubles it.
+    pub ban: Duration,
+    pub ban_max: Duration,
+    /// Addresses treated like trunks for limits and never banned (the
+    /// centre's own network, seats behind one NAT).
+    pub allow: Vec<IpNet>,
+}
+
 /// An address block such as `127.0.0.1/32` or `::1/128`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpNet {
@@ -372,6 +397,12 @@ impl Config {
         raw.validate()
     }
 
+    /// A trunk's, a proxy's or an `[security] allow` address: limited at
+    /// the trusted rate and never banned.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_peer(ip).is_some() || self.security.allow.iter().any(|n| n.contains(ip))
+    }
+
     /// The trunk or proxy an address belongs to: (name, is a proxy).
     pub fn trusted_peer(&self, ip: IpAddr) -> Option<(&str, bool)> {
         let hit = |t: &&TrunkConfig| t.peers.iter().any(|n| n.contains(ip));
@@ -388,6 +419,7 @@ impl Config {
 /// `[[trunk]]` or `[[proxy]]` entries: a name and the address blocks it sends from.
 mod raw;
 use raw::RawConfig;
+mod security;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -37,6 +37,8 @@ pub(super) struct RawConfig {
     pub(super) agencies: Vec<RawAgency>,
     #[serde(default)]
     pub(super) store: RawStore,
+    #[serde(default)]
+    pub(super) security: RawSecurity,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +56,35 @@ pub(super) struct RawAgency {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawStore {
     pub(super) path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSecurity {
+    pub(super) register_rate: u32,
+    pub(super) invite_rate: u32,
+    pub(super) options_rate: u32,
+    pub(super) other_rate: u32,
+    pub(super) trusted_rate: u32,
+    pub(super) ban_after: u32,
+    pub(super) ban_s: u64,
+    pub(super) ban_max_s: u64,
+    pub(super) allow: Vec<String>,
+}
+impl Default for RawSecurity {
+    fn default() -> Self {
+        RawSecurity {
+            register_rate: 20,
+            invite_rate: 20,
+            options_rate: 10,
+            other_rate: 50,
+            trusted_rate: 5000,
+            ban_after: 10,
+            ban_s: 600,
+            ban_max_s: 86_400,
+            allow: Vec::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -238,8 +269,9 @@ pub(super) fn default_t2() -> u64 {
 pub(super) fn default_t4() -> u64 {
     5000
 }
+/// No version: a scanner learns the product at most, not which bugs it has.
 pub(super) fn default_user_agent() -> String {
-    format!("siaga112/{}", env!("CARGO_PKG_VERSION"))
+    "siaga112".into()
 }
 
 #[derive(Deserialize)]

@@ -73,6 +73,7 @@ impl RawConfig {
                 None => caselog.path.with_extension("sqlite"),
             },
         };
+        let security = super::security::validate(self.security)?;
         Ok(Config {
             sip,
             acd,
@@ -90,6 +91,7 @@ impl RawConfig {
             users,
             agencies,
             store,
+            security,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! out. It routes each message to the transaction layer, the registrar or
 //! the B2BUA; it never touches a socket or reads the clock.
 
+mod guard;
 mod request;
 
 use crate::call::{B2bua, CallOutput};
@@ -111,6 +112,8 @@ pub struct Core {
     /// what they asked for (404).
     deny_log: RateLimit,
     counters: Counters,
+    /// Rate limits and bans (`[security]`).
+    guard: guard::Guard,
 }
 
 impl Core {
@@ -139,6 +142,7 @@ impl Core {
                 t4: cfg.sip.t4,
             }),
             registrar: Registrar::new(&cfg, now, secret),
+            guard: guard::Guard::new(&cfg, now),
             b2bua: B2bua::new(
                 cfg.clone(),
                 now,
@@ -213,7 +217,7 @@ impl Core {
                 head,
                 status,
                 reason,
-            } => {
+            } if self.may_answer_refused(now, peer) => {
                 let rej = sip::Rejection::Respond {
                     status,
                     reason: reason.to_string(),
@@ -221,6 +225,8 @@ impl Core {
                 };
                 self.reject(now, peer, head, rej);
             }
+            // A banned source's broken stream gets no answer either.
+            Input::Refuse { .. } => {}
             Input::Timeout => {
                 self.txs.handle_timeout(now);
                 self.registrar.handle_timeout(now);
@@ -253,6 +259,9 @@ impl Core {
     /// A datagram or TCP frame.
     fn receive(&mut self, now: Instant, peer: Peer, data: &[u8]) {
         self.counters.received += 1;
+        if !self.admit(now, peer, data) {
+            return;
+        }
         if self.known_by_status(now, peer, data) {
             return;
         }

@@ -98,7 +98,14 @@ impl Core {
         }
         match req.method {
             Method::Register => {
-                let reply = self.registrar.handle_register(now, req, peer);
+                let reply = match self.refuse_banned_user(now, peer, req, Challenge::Www) {
+                    Err(refused) => refused,
+                    Ok(user) => {
+                        let reply = self.registrar.handle_register(now, req, peer);
+                        self.auth_outcome(now, peer, user.as_deref(), Some(reply.status));
+                        reply
+                    }
+                };
                 let extra: Vec<(&str, String)> = reply.headers;
                 self.respond_with(now, &key, req, reply.status, reply.reason, &extra);
             }
@@ -182,7 +189,7 @@ impl Core {
             self.deny_line(now, peer, status, why, &target);
             return self.respond_with(now, &key, req, status, reason, &[]);
         }
-        let user = match self.registrar.authenticate(now, req, Challenge::Proxy) {
+        let user = match self.authenticate(now, peer, req, Challenge::Proxy) {
             Ok(user) => user,
             Err(reply) => {
                 if reply.status == 403 {

@@ -54,6 +54,7 @@ pub struct EngineStats {
     pub rejected: AtomicU64,
     pub dropped: AtomicU64,
     pub retransmissions_absorbed: AtomicU64,
+    pub security: crate::security::SecurityStats,
 }
 
 impl EngineStats {
@@ -276,6 +277,8 @@ pub async fn run(
     loop {
         let deadline = drain(&mut core, &mut sinks!());
         stats.publish(core.counters());
+        let (sc, in_force) = core.security();
+        stats.security.publish(sc, in_force, core.security_rates());
         if let Some(f) = feed.as_mut() {
             f.flush_due(Instant::now());
         }

@@ -141,7 +141,8 @@ pub enum Challenge {
 }
 
 impl Challenge {
-    fn credentials(self) -> &'static str {
+    /// The header that carries the credentials.
+    pub fn credentials(self) -> &'static str {
         match self {
             Challenge::Www => "Authorization",
             Challenge::Proxy => "Proxy-Authorization",
@@ -158,6 +159,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// What a wrong password (or an unknown user) gets.
+    pub fn forbidden() -> Reply {
+        Reply::new(403, "Forbidden")
+    }
+
     fn new(status: u16, reason: &'static str) -> Reply {
         Reply {
             status,
@@ -189,9 +195,62 @@ pub struct Registrar {
     /// (expiry, user, contact) for every binding: the next to expire first.
     expiry: BTreeSet<(Instant, String, String)>,
     mint: NonceMint,
+    nonce_counts: NonceCounts,
     epoch: Instant,
     events: VecDeque<SeatEvent>,
     keepalive: Keepalive,
+}
+
+/// Hashed for a user that does not exist, so that it takes the same time.
+const UNKNOWN_USER_PASSWORD: &str = "\u{0}no-such-user";
+
+/// The highest nonce count seen per use of a nonce (nonce, user, cnonce),
+/// for as long as a nonce lives
+/// (bounded: past `MAX_NONCES` the oldest are forgotten).
+#[derive(Debug, Default)]
+struct NonceCounts {
+    last: HashMap<String, u32>,
+    by_age: VecDeque<(Instant, String)>,
+    /// Credentials refused as replays so far.
+    replays: u64,
+}
+
+const MAX_NONCES: usize = 100_000;
+
+impl NonceCounts {
+    /// Whether `nc` may be used with `nonce` now (and remembers it). A
+    /// digest without qop has no count: its nonce serves once.
+    fn admit(&mut self, nonce: &str, nc: u32, now: Instant, ttl: Duration) -> bool {
+        while let Some((at, _)) = self.by_age.front() {
+            if now.saturating_duration_since(*at) <= ttl && self.by_age.len() < MAX_NONCES {
+                break;
+            }
+            if let Some((_, n)) = self.by_age.pop_front() {
+                self.last.remove(&n);
+            }
+        }
+        match self.last.get_mut(nonce) {
+            Some(last) if nc <= *last => {
+                self.replays += 1;
+                false
+            }
+            Some(last) => {
+                *last = nc;
+                true
+            }
+            None => {
+                self.last.insert(nonce.to_string(), nc);
+                self.by_age.push_back((now, nonce.to_string()));
+                true
+            }
+        }
+    }
+}
+
+/// `Digest ...`: the only scheme we take (compared without case).
+fn is_digest(value: &str) -> bool {
+    let v = value.trim_ascii_start().as_bytes();
+    v.len() > 6 && v[..6].eq_ignore_ascii_case(b"digest") && v[6].is_ascii_whitespace()
 }
 
 impl Registrar {
@@ -213,6 +272,7 @@ impl Registrar {
             sources: HashMap::new(),
             expiry: BTreeSet::new(),
             mint: NonceMint::new(secret),
+            nonce_counts: NonceCounts::default(),
             epoch,
             events: VecDeque::new(),
             keepalive: Keepalive::new(cfg.sip.keepalive, cfg.sip.no_response),
@@ -231,6 +291,16 @@ impl Registrar {
     /// there is challenged rather than refused (it authorises nothing).
     pub fn registered_from(&self, ip: IpAddr) -> bool {
         self.sources.contains_key(&ip)
+    }
+
+    /// Whether `user` has a binding that came from `ip`.
+    pub fn registered_as_from(&self, user: &str, ip: IpAddr) -> bool {
+        self.sources.get(&ip).is_some_and(|m| m.contains_key(user))
+    }
+
+    /// Credentials refused as replays (a nonce count not above the last).
+    pub fn replays(&self) -> u64 {
+        self.nonce_counts.replays
     }
 
     /// Whether `user` is a seat that answers its keep-alives (or is not
@@ -364,7 +434,7 @@ impl Registrar {
     /// REGISTER, `Proxy-Authorization` for anything else). `Ok(user)` when
     /// they are right, or the reply to send (challenge, 403, 400).
     pub fn authenticate(
-        &self,
+        &mut self,
         now: Instant,
         req: &Request,
         kind: Challenge,
@@ -372,6 +442,10 @@ impl Registrar {
         let Some(value) = header(&req.headers, kind.credentials()) else {
             return Err(self.challenge(now, kind, false));
         };
+        if !is_digest(value) {
+            // RFC 4475 §3.3.7: a scheme we do not know is no credentials.
+            return Err(self.challenge(now, kind, false));
+        }
         let auth = match digest::parse_authorization(value) {
             Ok(a) => a,
             Err(_) => {
@@ -393,12 +467,30 @@ impl Registrar {
             NonceCheck::Stale => return Err(self.challenge(now, kind, true)),
             NonceCheck::Forged => return Err(self.challenge(now, kind, false)),
         }
-        let Some(password) = self.passwords.get(auth.username) else {
-            return Err(Reply::new(403, "Forbidden"));
-        };
+        // An unknown user costs the same hash as a known one and gets the
+        // same 403: neither the answer nor its time tells which users exist.
+        let known = self.passwords.get(auth.username);
+        let password = known.map_or(UNKNOWN_USER_PASSWORD, String::as_str);
         let expected = digest::expected_response(&auth, password, &req.method.to_string());
-        if !digest::constant_time_eq(&expected, auth.response) {
+        if !digest::constant_time_eq(&expected, auth.response) || known.is_none() {
             return Err(Reply::new(403, "Forbidden"));
+        }
+        // RFC 2617 §3.2.2: each use of a nonce counts up; a count not above
+        // the last one seen is a replay of captured credentials.
+        // Nonces are stateless (the same within a millisecond), so a use is
+        // keyed by nonce, user and cnonce: another client has its own
+        // cnonce, and a replay cannot change it without the password.
+        let (nc, cnonce) = auth.qop_auth.map_or((0, auth.response), |(nc, cnonce)| {
+            (u32::from_str_radix(nc, 16).unwrap_or(0), cnonce)
+        });
+        let key = format!("{}:{}:{cnonce}", auth.nonce, auth.username);
+        if !self.nonce_counts.admit(&key, nc, now, self.nonce_ttl) {
+            tracing::warn!(
+                target: "siaga112::security",
+                "security: replay user={} nonce-count={nc}",
+                crate::security::log_safe(auth.username)
+            );
+            return Err(self.challenge(now, kind, false));
         }
         Ok(auth.username.to_string())
     }

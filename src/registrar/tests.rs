@@ -51,6 +51,14 @@ fn nonce_of(reply: &Reply, alg: &str) -> String {
 }
 
 fn authorization(user: &str, password: &str, nonce: &str, alg: DigestAlgorithm) -> String {
+    // A client's own cnonce per use: the same nonce, nc and cnonce twice
+    // is a replay.
+    static USES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let cnonce = format!(
+        "c0ffee{}",
+        USES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let cnonce = cnonce.as_str();
     let a = digest::DigestAuth {
         username: user,
         realm: "siaga112",
@@ -58,12 +66,12 @@ fn authorization(user: &str, password: &str, nonce: &str, alg: DigestAlgorithm) 
         uri: "sip:127.0.0.1",
         response: "",
         algorithm: alg,
-        qop_auth: Some(("00000001", "c0ffee")),
+        qop_auth: Some(("00000001", cnonce)),
     };
     let resp = digest::expected_response(&a, password, "REGISTER");
     format!(
         "Authorization: Digest username=\"{user}\", realm=\"siaga112\", nonce=\"{nonce}\", \
-         uri=\"sip:127.0.0.1\", response=\"{resp}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
+         uri=\"sip:127.0.0.1\", response=\"{resp}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"{cnonce}\"\r\n",
         alg.name()
     )
 }

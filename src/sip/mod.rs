@@ -8,6 +8,7 @@ pub mod digest;
 pub mod framing;
 pub mod scan;
 pub mod sdp;
+mod strict;
 pub mod write;
 
 use rsip::{prelude::*, Header, Method, SipMessage};
@@ -111,6 +112,7 @@ pub fn parse(data: &[u8], transport: Transport, max_bytes: usize) -> Result<SipM
         ..
     } = framing(data, transport, max_bytes)?;
     let available = data.len() - body_start;
+    strict::check(&data[..body_start])?;
     let mut msg = match rsip::parser::parse_message(data) {
         Ok(m) => m,
         Err(e) => return Err(classify_parse_error(data, e)),
@@ -514,9 +516,15 @@ fn first_via_entry(value: &str) -> (&str, &str) {
 /// The branch of the top Via, and its sent-by (host[:port]).
 pub fn top_via(value: &str) -> Option<TopVia<'_>> {
     let (_, first) = first_via_entry(value);
-    let space = first.bytes().position(|b| b.is_ascii_whitespace())?;
-    let (proto, rest) = (&first[..space], &first[space + 1..]);
-    let transport = proto.rsplit('/').next()?.trim_ascii();
+    // sent-protocol = name SLASH version SLASH transport, where SLASH may
+    // have LWS on either side (RFC 3261 §25.1; RFC 4475 §3.1.1.1).
+    let (name, rest) = first.split_once('/')?;
+    let (version, rest) = rest.split_once('/')?;
+    let rest = rest.trim_ascii_start();
+    let space = rest.bytes().position(|b| b.is_ascii_whitespace())?;
+    let (transport, rest) = (&rest[..space], &rest[space + 1..]);
+    let protocol_ok =
+        name.trim_ascii().eq_ignore_ascii_case("SIP") && version.trim_ascii() == "2.0";
     let rest = rest.trim_ascii();
     let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
         Some(i) => (rest[..i].trim_ascii(), &rest[i..]),
@@ -532,6 +540,7 @@ pub fn top_via(value: &str) -> Option<TopVia<'_>> {
         }
     }
     Some(TopVia {
+        protocol_ok,
         transport,
         sent_by,
         branch: branch.filter(|b| !b.is_empty()),
@@ -547,8 +556,6 @@ fn via_is_sound(value: &str) -> bool {
     let Some(v) = top_via(value) else {
         return false;
     };
-    let proto = value.trim_ascii_start();
-    let version_ok = proto.len() > 8 && proto[..8].eq_ignore_ascii_case("SIP/2.0/");
     let port_ok = match v.sent_by.rfind(']') {
         Some(end) => v.sent_by[end + 1..]
             .strip_prefix(':')
@@ -558,12 +565,14 @@ fn via_is_sound(value: &str) -> bool {
             None => true,
         },
     };
-    version_ok && is_token(v.transport) && !v.host().is_empty() && port_ok
+    v.protocol_ok && is_token(v.transport) && !v.host().is_empty() && port_ok
 }
 
 /// The parts of a top Via that matching and routing need.
 #[derive(Debug, Clone, Copy)]
 pub struct TopVia<'a> {
+    /// `SIP/2.0` (LWS around the slashes allowed).
+    pub protocol_ok: bool,
     pub transport: &'a str,
     pub sent_by: &'a str,
     pub branch: Option<&'a str>,

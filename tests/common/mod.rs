@@ -176,6 +176,11 @@ impl Engine {
         }
     }
 
+    /// The engine's process id (for its CPU time in /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }

@@ -811,6 +811,13 @@ pub fn credentials(
     method: &str,
     uri: &str,
 ) -> String {
+    // A fresh cnonce per use, as a client makes: the same nonce, nc and
+    // cnonce twice is a replay, refused.
+    static USES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let cnonce = format!(
+        "c{}",
+        USES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let a = DigestAuth {
         username: user,
         realm: "siaga112",
@@ -818,11 +825,11 @@ pub fn credentials(
         uri,
         response: "",
         algorithm: siaga112::config::DigestAlgorithm::Md5,
-        qop_auth: Some(("00000001", "c")),
+        qop_auth: Some(("00000001", &cnonce)),
     };
     let resp = expected_response(&a, password, method);
     format!(
         "{name}: Digest username=\"{user}\", realm=\"siaga112\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         response=\"{resp}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\"\r\n"
+         response=\"{resp}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\"\r\n"
     )
 }

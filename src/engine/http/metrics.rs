@@ -53,6 +53,7 @@ pub struct Metrics {
     pub console_sessions: Gauge,
     pub console_logins: Family<Labels, Counter>,
     pub console_commands: Family<Labels, Counter>,
+    security: super::security_metrics::SecurityMetrics,
 }
 
 impl Metrics {
@@ -92,7 +93,9 @@ impl Metrics {
             console_sessions: Gauge::default(),
             console_logins: Family::default(),
             console_commands: Family::default(),
+            security: Default::default(),
         };
+        m.security.register(&mut r);
         r.register(
             "calls_opened",
             "Calls that reached the engine, by service dialled",
@@ -283,6 +286,7 @@ impl Metrics {
         sync(&self.sip_rejected, &stats.rejected);
         sync(&self.sip_dropped, &stats.dropped);
         sync(&self.sip_retransmissions, &stats.retransmissions_absorbed);
+        self.security.sync(&stats.security);
         let mut out = String::with_capacity(8192);
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -12,6 +12,7 @@
 mod api;
 mod feed;
 mod metrics;
+mod security_metrics;
 pub mod session;
 mod sse;
 mod store;
