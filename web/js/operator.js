@@ -1196,12 +1196,7 @@ async function sendText() {
     input.focus();
     return;
   }
-  if (text.length > CHAT_MAX) {
-    showStatus(byId('chat-status'), 'error', t('chat.too_long', { max: CHAT_MAX, n: text.length }));
-    input.focus();
-    return;
-  }
-  if (chatState() !== 'open') return;
+  // Length and state are the engine's to judge (its 400 or 409 says why): the screen may be a moment behind.
   if (await chatPost('text', { text }, byId('chat-send'))) {
     input.value = '';
     updateChatCount();
