@@ -431,7 +431,7 @@ class World:
         if spec.get("kind") == "ng112":
             self.ng112(c, opened, False)
             c["category"] = "kebakaran"
-            c["location"] = dict(c["location"], address="Jl. M.H. Thamrin No. 10 (Menara BCA, lantai 3)", source="operator")
+            c["location"] = {"address": "Jl. M.H. Thamrin No. 10 (Menara BCA, lantai 3)", "lat": -6.193125, "lon": 106.822305, "source": "operator"}
         elif spec.get("kind") == "text":
             c["channel"] = "text"
             c["category"] = "medis" if "medis" in CATEGORY_IDS else None

@@ -181,7 +181,8 @@ def main():
 
     def start_mock():
         return subprocess.Popen([sys.executable, os.path.join(HERE, "mock_server.py"), str(mport),
-                                 "--first", "100000", "--interval", "100000", "--info-interval", "0", "--talk", "6", "--wrap", "30"],
+                                 "--first", "100000", "--interval", "100000", "--info-interval", "0", "--talk", "6", "--wrap", "30",
+                                 "--text-idle", "20", "--text-reply", "2"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     mock = start_mock()
@@ -635,6 +636,9 @@ def main():
         b.wait("seat available", lambda: b.attr("#seat-state", "data-phase") == "available", timeout=8)
         tx2 = http("POST", base + "/dev/call", {"kind": "text"})["case"]
         b.wait("second text case", lambda: b.text("#case-id") == tx2, timeout=3)
+        b.click("#btn-accept-text")
+        b.wait("accepted", lambda: b.attr("#case-panel", "data-state") == "answered", timeout=3)
+        accepted = time.time()
         b.get(base + "/wallboard.html?mock_login=sup")
         b.wait("live text call", lambda: b.js("return !!document.querySelector('#live-calls tr[data-channel=text]')"), timeout=5)
         run.check("wallboard: a text call is marked as text", "TEKS" in (b.text("#live-calls tr[data-channel=text]") or ""), b.text("#live-calls tr[data-channel=text]"))
@@ -661,6 +665,13 @@ def main():
                   and b.js("return document.querySelectorAll('#detail-chat li[data-from=operator]').length") == 3)
         run.check("case view: no undefined/NaN", not any(w in (b.text("#case-detail") or "") for w in ("undefined", "NaN", "null")))
         shot("search-case-text.png")
+
+        b.get(base + "/operator.html?mock_login=op1")
+        b.wait("the idle text case back on screen", lambda: b.text("#case-id") == tx2, timeout=5)
+        b.wait("the conversation ends by itself", lambda: b.attr("#case-panel", "data-state") == "ended", timeout=30)
+        run.check(f"text: ended by itself after idle time ({time.time() - accepted:.0f} s), reason completed",
+                  b.attr("#chat-panel", "data-state") == "ended" and "Selesai" in (b.text("#case-phase") or ""), b.text("#case-phase"))
+        run.check("text: the transcript stays for wrap-up", b.js("return document.querySelectorAll('#chat-messages li[data-from]').length") >= 1)
 
         # the 404 and 400 above were asked for
         logs_search = [e for e in b.logs() if not (e.get("source") == "network" and (
