@@ -994,6 +994,8 @@ class World:
             c = self.cases[cid]
             c["ended_ms"] = now_ms()
             c["reason"] = "failed"
+            if c.get("text"):
+                c["text"]["open"] = False
             del self.calls[cid]
         for q in self.waiting.values():
             q.clear()

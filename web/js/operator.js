@@ -279,6 +279,8 @@ function popCase(call) {
   renderCase();
   loadHistory();
   const text = call.channel === 'text';
+  // Nothing else has the focus: put it on "accept", so Enter or Space takes the text call.
+  if (text && !call.answered && (document.activeElement === document.body || !document.activeElement)) byId('btn-accept-text').focus();
   announce(t(call.answered ? (text ? 'announce.answered_text' : 'announce.answered') : (text ? 'announce.incoming_text' : 'announce.incoming'), { caller: callerText(call) }));
 }
 
@@ -469,6 +471,7 @@ function renderCase() {
     body.hidden = true;
     idle.hidden = false;
     document.title = t('title.operator');
+    ringCue(false);
     return;
   }
   const c = current.call;
@@ -1047,6 +1050,8 @@ function setupChat() {
     input.focus();
   });
   updateChatCount();
+  // Browsers start a page's audio suspended until a click or key on that page.
+  for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, wakeAudio, { capture: true });
 }
 
 function atBottom(el) {
@@ -1070,6 +1075,7 @@ function renderChat() {
   const state = chatState();
   panel.hidden = state === 'off';
   panel.dataset.state = state;
+  ringCue(state === 'ringing');
   if (state === 'off') {
     chatShown = null;
     return;
@@ -1119,12 +1125,29 @@ function renderChat() {
   }
 }
 
+/** A text call has no softphone to ring: while one is offered, a tone every 3 s (once audio may play). */
+let ringTimer = null;
+
+function ringCue(on) {
+  if (on && !ringTimer) {
+    tone(660);
+    ringTimer = setInterval(() => tone(660), 3000);
+  } else if (!on && ringTimer) {
+    clearInterval(ringTimer);
+    ringTimer = null;
+  }
+}
+
 /** A new message from the caller: the panel flashes, and a short tone if the browser lets us play one. */
 function cue() {
   const panel = byId('chat-panel');
   panel.classList.remove('chat-flash');
   void panel.offsetWidth;
   panel.classList.add('chat-flash');
+  tone(880);
+}
+
+function tone(freq) {
   try {
     const Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) return;
@@ -1132,7 +1155,7 @@ function cue() {
     if (audio.state !== 'running') return; // no user gesture yet: stay silent rather than queue tones
     const osc = audio.createOscillator();
     const gain = audio.createGain();
-    osc.frequency.value = 880;
+    osc.frequency.value = freq;
     gain.gain.setValueAtTime(0.08, audio.currentTime);
     gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
     osc.connect(gain).connect(audio.destination);
