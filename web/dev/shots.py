@@ -98,14 +98,16 @@ def main():
                     sep = "&" if "?" in path else "?"
                     b.get(f"{base}/{path}{sep}mock_login={user}")
                     b.js("localStorage.setItem('siaga112.lang', arguments[0]);", lang)
-                    if prep:
-                        http("POST", f"{base}/dev/restart", {})
-                        time.sleep(1.0)
                     b.get(f"{base}/{path}{sep}mock_login={user}")
                     time.sleep(2.5)
-                    if prep:
-                        http("POST", f"{base}/dev/call", {"kind": prep})
+                    # The mock's own calls may take the seat first: try again until ours is on screen.
+                    for _ in range(4 if prep else 0):
+                        http("POST", f"{base}/dev/restart", {})
+                        time.sleep(2.5)
+                        made = http("POST", f"{base}/dev/call", {"kind": prep})["case"]
                         time.sleep(4.0)
+                        if b.text("#case-id") == made:
+                            break
                     if prep == "text":
                         b.click("#btn-accept-text")
                         time.sleep(0.5)
