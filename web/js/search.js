@@ -402,11 +402,12 @@ function renderDetail() {
         loc && detailLine(loc.detail, null) ? h('div', { class: 'loc-uncertainty' }, detailLine(loc.detail, null)) : null,
         loc && loc.source ? h('div', { class: 'muted small' }, label('loc.source', loc.source)) : null],
     net ? h('div', { class: 'detail-network' }, h('h4', null, t('ng.network_title')), networkLocationBlock(net, { id: 'detail-network-location' })) : null);
-  const ngBlock = (unreadText(c.info) || idsBlock(c.info, 'x'))
+  const ids = idsBlock(c.info, 'detail-ng-ids');
+  const ngBlock = (unreadText(c.info) || ids)
     ? h('section', { class: 'detail-block detail-ng', 'aria-labelledby': 'detail-ng-h' },
       h('h3', { id: 'detail-ng-h' }, t('search.ng_title')),
       unreadText(c.info) ? h('p', { class: 'warn-line', id: 'detail-unread', role: 'note' }, unreadText(c.info)) : null,
-      idsBlock(c.info, 'detail-ng-ids'))
+      ids)
     : null;
   const msgs = (c.text && c.text.messages) || [];
   const chat = c.channel === 'text'
