@@ -182,7 +182,7 @@ def main():
     def start_mock():
         return subprocess.Popen([sys.executable, os.path.join(HERE, "mock_server.py"), str(mport),
                                  "--first", "100000", "--interval", "100000", "--info-interval", "0", "--talk", "6", "--wrap", "30",
-                                 "--text-idle", "20", "--text-reply", "2"],
+                                 "--text-idle", "40", "--text-reply", "2"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     mock = start_mock()
@@ -669,7 +669,7 @@ def main():
 
         b.get(base + "/operator.html?mock_login=op1")
         b.wait("the idle text case back on screen", lambda: b.text("#case-id") == tx2, timeout=5)
-        b.wait("the conversation ends by itself", lambda: b.attr("#case-panel", "data-state") == "ended", timeout=30)
+        b.wait("the conversation ends by itself", lambda: b.attr("#case-panel", "data-state") == "ended", timeout=60)
         run.check(f"text: ended by itself after idle time ({time.time() - accepted:.0f} s), reason completed",
                   b.attr("#chat-panel", "data-state") == "ended" and "Selesai" in (b.text("#case-phase") or ""), b.text("#case-phase"))
         run.check("text: the transcript stays for wrap-up", b.js("return document.querySelectorAll('#chat-messages li[data-from]').length") >= 1)

@@ -486,6 +486,8 @@ function renderCase() {
   phase.dataset.state = state;
   if (current.left) {
     setText(phase, t('case.phase.left'));
+  } else if (state === 'ended' && c.channel === 'text') {
+    setText(phase, t('case.phase.text_ended', { reason: c.reason ? label('reason', c.reason) : t('chat.state.ended') }));
   } else if (state === 'ended') {
     setText(phase, c.reason ? t('case.phase.ended_reason', { reason: label('reason', c.reason) }) : t('case.phase.ended'));
   } else if (c.channel === 'text') {
