@@ -134,6 +134,30 @@ CALLERS = [
     ("sip:+6281398765432@trunk.telco-a.example", None),
     ("sip:anonymous@anonymous.invalid", None),
 ]
+# An NG112 call: PIDF-LO location by value (GPS, 35 m), civic address, Resource-Priority, ids, languages.
+NG112_CALLER = "sip:+6281277788899@ims.telco-b.example;user=phone"
+NG112_DETAIL = {
+    "shape": "circle", "radius_m": 35.0, "method": "GPS", "timestamp": None, "provided_by": "telco-b.example",
+    "civic": {"country": "ID", "A1": "DKI Jakarta", "A2": "Jakarta Pusat", "A3": "Menteng", "RD": "Jalan M.H. Thamrin", "HNO": "10"},
+    "reference": None, "problems": [],
+}
+NG112_INFO = {
+    "resource_priority": "esnet.1",
+    "emergency_call_id": "urn:emergency:uid:callid:a1b2c3d4e5f6:bcf.telco-b.example",
+    "incident_id": "urn:emergency:uid:incidentid:9f8e7d6c5b4a:bcf.telco-b.example",
+    "languages": ["id", "jv"],
+    "history": ["<sip:112@bcf.telco-b.example>;index=1", "<sip:112@esrp.siaga112.example>;index=1.1"],
+    "unread": ["a second PIDF-LO body (geopriv) had no usable location"],
+}
+# A text call (SIP MESSAGE to 112): what the caller writes, one line after each operator message.
+TEXT_CALLER = "sip:+6285299911100@ims.telco-a.example"
+TEXT_SCRIPT = [
+    "Tolong, ada orang pingsan di depan rumah saya. Saya tidak bisa bicara (tuna rungu).",
+    "Di Jl. Cihampelas No. 160, Bandung. Depan toko roti.",
+    "Laki-laki, sekitar 60 tahun. Masih bernapas tapi tidak sadar.",
+    "Baik, saya tunggu. Terima kasih.",
+]
+
 SPECIAL_NUMBERS = {"+6281234567890", "+6285711122233", "+6287812345678", "+622150001234", "+6281398765432"}
 
 ADDRESSES = [
@@ -334,6 +358,7 @@ class World:
             "seat": None, "wait_ms": None, "talk_ms": None, "class": None, "category": None, "notes": [],
             "location": None, "marks": [], "recording": None, "ready": False, "handled_by": [],
             "tickets": [], "closed_ms": None, "callback": None,
+            "network_location": None, "info": None, "channel": "voice", "text": None,
             "records": [{"time": iso(opened), "event": "opened", "caller": caller, "service": "112" if queue_name == "emergency" else "info"}],
         }
 
@@ -348,9 +373,11 @@ class World:
             ("sip:+6281234567890@trunk.telco-a.example", "prank", 3600_000 * 20),
             ("tel:+6285711122233", "emergency", 86400_000 * 40),
             ("sip:+622150001234@trunk.telco-a.example", "information", 86400_000 * 2),
+            (NG112_CALLER, "emergency", 3600_000 * 3, "ng112"),
+            (TEXT_CALLER, "emergency", 3600_000 * 2, "text"),
         ]
-        for caller, cls, ago in fixed:
-            specs.append((t - ago, {"caller": caller, "class": cls, "fixed": True}))
+        for caller, cls, ago, *kind in fixed:
+            specs.append((t - ago, {"caller": caller, "class": cls, "fixed": True, "kind": kind[0] if kind else None}))
 
         numbers = [f"+628{rng.choice([11, 12, 13, 21, 22, 52, 53, 57, 58, 77, 78, 81, 82, 95, 96])}{rng.randrange(10**7, 10**8)}"
                    for _ in range(2500)]
@@ -401,6 +428,24 @@ class World:
         c["records"] += [{"time": iso(opened + 4000), "event": "answered", "seat": "op2"},
                          {"time": iso(opened + 30000), "event": "classified", "class": spec["class"], "by": "op2"},
                          {"time": iso(opened + 64000), "event": "ended", "reason": "completed", "wait_ms": 4000, "talk_ms": 60000, "seat": "op2"}]
+        if spec.get("kind") == "ng112":
+            self.ng112(c, opened, False)
+            c["category"] = "kebakaran"
+            c["location"] = {"address": "Jl. M.H. Thamrin No. 10 (Menara BCA, lantai 3)", "lat": -6.193125, "lon": 106.822305, "source": "operator"}
+        elif spec.get("kind") == "text":
+            c["channel"] = "text"
+            c["category"] = "medis" if "medis" in CATEGORY_IDS else None
+            msgs = []
+            for i, line in enumerate(TEXT_SCRIPT):
+                msgs.append({"from": "caller", "by": None, "at_ms": opened + 2000 + i * 14000, "text": line})
+                if i < len(TEXT_SCRIPT) - 1:
+                    msgs.append({"from": "operator", "by": "op2", "at_ms": opened + 8000 + i * 14000,
+                                 "text": ["112, kami membaca pesan Anda. Di mana lokasinya?", "Siapa yang pingsan? Apakah masih bernapas?",
+                                          "Ambulans kami kirim. Tetap di tempat dan kabari kami jika ada perubahan."][i]})
+            c["text"] = {"open": False, "messages": msgs}
+            c["records"] += [dict({"time": iso(m["at_ms"]), "event": "text"}, **{k: v for k, v in m.items() if k != "at_ms" and v})
+                             for m in msgs]
+        c["records"].sort(key=lambda r: r["time"])
         self.cases[cid] = c
 
     def _generated_case(self, rng, cid, opened, numbers, pranksters, now):
@@ -531,7 +576,8 @@ class World:
     def call_obj(self, case_id):
         c = self.cases[case_id]
         keys = ("case", "caller", "called", "service", "queue", "priority", "from_seat", "opened_ms",
-                "answered_ms", "seat", "marks", "class", "category", "notes", "location", "ready", "closed_ms", "callback")
+                "answered_ms", "seat", "marks", "class", "category", "notes", "location", "ready", "closed_ms", "callback",
+                "network_location", "info", "channel", "text")
         o = {k: c[k] for k in keys}
         o["answered"] = c["answered_ms"] is not None
         o["tickets"] = [dict(tk) for tk in c["tickets"]]
@@ -540,7 +586,7 @@ class World:
 
     def case_obj(self, case_id):
         c = dict(self.cases[case_id])
-        for k in ("handled_by", "skip", "noanswer", "hangup"):
+        for k in ("handled_by", "skip", "noanswer", "hangup", "script", "idle_at"):
             c.pop(k, None)
         c["tickets"] = [dict(tk) for tk in c["tickets"]]
         c["live"] = case_id in self.calls
@@ -654,6 +700,8 @@ class World:
     def run(self):
         next_emergency = time.time() + self.args.first
         next_info = time.time() + self.args.first + 16
+        next_text = time.time() + self.args.first + 8
+        self.emergencies = 0
         last_figures = 0.0
         while True:
             time.sleep(0.1)
@@ -661,7 +709,12 @@ class World:
                 t = time.time()
                 if t >= next_emergency:
                     next_emergency = t + self.args.interval
-                    self.arrive("emergency")
+                    self.emergencies += 1
+                    every = self.args.ng112_every
+                    self.arrive("emergency", kind="ng112" if every > 0 and self.emergencies % every == 0 else None)
+                if self.args.text_interval > 0 and t >= next_text:
+                    next_text = t + self.args.text_interval
+                    self.arrive("emergency", kind="text")
                 if self.args.info_interval > 0 and t >= next_info:
                     next_info = t + self.args.info_interval
                     self.arrive("info")
@@ -679,15 +732,24 @@ class World:
 
     # ------------------------------------------------------------ the call flow
 
-    def arrive(self, queue_name, caller=None, noanswer=False, hangup=None):
+    def arrive(self, queue_name, caller=None, noanswer=False, hangup=None, kind=None):
         t = now_ms()
         cid = self._new_case_id()
-        if caller is None:
+        if kind in ("ng112", "ng112-ref", "text") and caller is None:
+            caller, loc = (TEXT_CALLER if kind == "text" else NG112_CALLER), None
+        elif caller is None:
             caller, loc = self.rng.choice(CALLERS)
         else:
             loc = None
         c = self._blank_case(cid, caller, queue_name, t)
         c["location"] = dict(loc) if loc else None
+        if kind in ("ng112", "ng112-ref"):
+            self.ng112(c, t, kind == "ng112-ref")
+        elif kind == "text":
+            c["channel"] = "text"
+            c["script"] = list(TEXT_SCRIPT)
+            c["text"] = {"open": True, "messages": [{"from": "caller", "by": None, "at_ms": t, "text": c["script"].pop(0)}]}
+            c["records"].append({"time": iso(t), "event": "text", "from": "caller", "text": c["text"]["messages"][0]["text"]})
         self.cases[cid] = c
         if noanswer:
             c["noanswer"] = True
@@ -704,6 +766,103 @@ class World:
             self.after(30, lambda: self.abandon(cid))
         self.dispatch()
         return cid
+
+    def ng112(self, c, t, by_reference):
+        """The network's location and the call's NG112 information, as the engine folds them from the INVITE."""
+        detail = dict(NG112_DETAIL, timestamp=iso(t - 20_000))
+        if by_reference:
+            detail = {"reference": "https://lis.telco-b.example/loc/7f3a", "problems": []}
+            loc = {"address": None, "lat": None, "lon": None, "source": "reference", "detail": detail}
+            info = dict(NG112_INFO, resource_priority=None, languages=["id"], unread=[])
+        else:
+            loc = {"address": "Jalan M.H. Thamrin 10, Menteng, Jakarta Pusat, DKI Jakarta", "lat": -6.193125, "lon": 106.822305,
+                   "source": "pidf", "detail": detail}
+            info = dict(NG112_INFO)
+            c["priority"] = 1
+        c["network_location"] = loc
+        c["location"] = json.loads(json.dumps(loc)) if not by_reference else None
+        c["info"] = info
+        c["records"].append({"time": iso(t), "event": "call-info", **{k: v for k, v in info.items() if v}})
+        if not by_reference:
+            c["records"].append({"time": iso(t), "event": "located", "address": loc["address"], "lat": loc["lat"], "lon": loc["lon"],
+                                 "source": "pidf", "radius_m": detail["radius_m"], "method": detail["method"]})
+
+    # ------------------------------------------------------------ text calls
+
+    def text_touch(self, cid):
+        """A message went either way: the conversation ends by itself after --text-idle s without one."""
+        c = self.cases[cid]
+        c["idle_at"] = time.time() + self.args.text_idle
+        boot = self.boot
+        def idle():
+            if boot == self.boot and cid in self.calls and time.time() >= c.get("idle_at", 0) - 0.05:
+                self.end_text(cid, "idle")
+        self.after(self.args.text_idle, idle)
+
+    def text_case(self, user, cid):
+        self.may_touch_case(user, cid)
+        c = self.cases[cid]
+        if c.get("channel") != "text":
+            raise ApiError(409, "conflict", "not a text call", state="voice")
+        return c
+
+    def accept_text(self, user, cid):
+        c = self.text_case(user, cid)
+        if cid not in self.calls or not c["text"]["open"]:
+            raise ApiError(409, "conflict", "the conversation is over", state="ended")
+        if c["answered_ms"] is not None:
+            raise ApiError(409, "conflict", "already accepted", state="on-call")
+        u = USERS[user]
+        if u["role"] == "operator" and c["seat"] != u["seat"]:
+            raise ApiError(409, "conflict", "not offered to your seat", state="offered")
+        self.answer(cid)
+        return self.calls[cid]
+
+    def send_text(self, user, cid, body):
+        c = self.text_case(user, cid)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "bad_request", "a message is 1 to 1000 characters (it was empty)")
+        if len(text) > 1000:
+            raise ApiError(400, "bad_request", f"a message is 1 to 1000 characters (it was {len(text)})")
+        if cid not in self.calls or not c["text"]["open"]:
+            raise ApiError(409, "conflict", "the conversation is over", state="ended")
+        if c["answered_ms"] is None:
+            raise ApiError(409, "conflict", "accept the text call first", state="ringing")
+        t = now_ms()
+        by = USERS[user].get("seat") or user
+        c["text"]["messages"].append({"from": "operator", "by": by, "at_ms": t, "text": text})
+        c["records"].append({"time": iso(t), "event": "text", "from": "operator", "by": by, "text": text})
+        self.text_touch(cid)
+        if c["script"]:
+            line = c["script"].pop(0)
+            boot = self.boot
+            self.after(self.args.text_reply, lambda: boot == self.boot and self.caller_text(cid, line))
+        self.call_changed(cid)
+        return self.calls[cid]
+
+    def caller_text(self, cid, line):
+        c = self.cases.get(cid)
+        if cid not in self.calls or not c["text"]["open"]:
+            return
+        t = now_ms()
+        c["text"]["messages"].append({"from": "caller", "by": None, "at_ms": t, "text": line})
+        c["records"].append({"time": iso(t), "event": "text", "from": "caller", "text": line})
+        self.text_touch(cid)
+        self.call_changed(cid)
+
+    def end_text(self, cid, why):
+        c = self.cases[cid]
+        c["text"]["open"] = False
+        c["records"].append({"time": iso(now_ms()), "event": "text-ended", "why": why})
+        self.end(cid, "completed")
+
+    def end_text_action(self, user, cid):
+        c = self.text_case(user, cid)
+        if cid not in self.calls or not c["text"]["open"]:
+            raise ApiError(409, "conflict", "the conversation is over", state="ended")
+        self.end_text(cid, "operator")
+        return self.case_obj(cid)
 
     def dispatch(self):
         for qname in CONFIG["queues"]:
@@ -730,7 +889,9 @@ class World:
         self.set_seat(seat, "ringing", case=cid)
         self.call_changed(cid)
         boot = self.boot
-        if c.pop("noanswer", False):
+        if c.get("channel") == "text":
+            pass  # rings until the operator accepts it
+        elif c.pop("noanswer", False):
             self.after(self.args.ring_timeout, lambda: boot == self.boot and self.ring_timeout(cid, seat))
         elif not c.get("hangup"):
             self.after(self.args.answer, lambda: boot == self.boot and self.answer(cid))
@@ -761,6 +922,9 @@ class World:
         self.set_seat(c["seat"], "on-call", case=cid)
         self.call_changed(cid)
         boot = self.boot
+        if c.get("channel") == "text":
+            self.text_touch(cid)
+            return
         self.after(self.args.talk, lambda: boot == self.boot and self.end(cid, "completed"))
         if self.args.auto_dispatch and c["queue"] == "emergency":
             self.after(min(4, self.args.talk / 2), lambda: boot == self.boot and self.auto_work(cid))
@@ -784,6 +948,8 @@ class World:
         t = now_ms()
         c["ended_ms"] = t
         c["reason"] = reason
+        if c.get("text"):
+            c["text"]["open"] = False
         c["talk_ms"] = t - c["answered_ms"] if c["answered_ms"] else 0
         if c["wait_ms"] is None:
             c["wait_ms"] = t - c["opened_ms"]
@@ -828,6 +994,8 @@ class World:
             c = self.cases[cid]
             c["ended_ms"] = now_ms()
             c["reason"] = "failed"
+            if c.get("text"):
+                c["text"]["open"] = False
             del self.calls[cid]
         for q in self.waiting.values():
             q.clear()
@@ -1504,7 +1672,7 @@ class Handler(BaseHTTPRequestHandler):
                 hangup = b.get("hangup")
                 with w.lock:
                     cid = w.arrive(b.get("queue", "emergency"), b.get("caller"), bool(b.get("noanswer")),
-                                   float(hangup) if hangup is not None else None)
+                                   float(hangup) if hangup is not None else None, b.get("kind"))
                 return self.send_json(200, {"case": cid})
             if path == "/dev/ticket":
                 b = self.body()
@@ -1531,6 +1699,14 @@ class Handler(BaseHTTPRequestHandler):
                 m = re.fullmatch(r"/api/cases/([^/]+)/(classify|note|location|ready|mark)", path)
                 if m:
                     return self.send_json(200, w.case_action(user, urllib.parse.unquote(m.group(1)), m.group(2), body))
+                m = re.fullmatch(r"/api/cases/([^/]+)/(accept|text|end-text)", path)
+                if m:
+                    cid = urllib.parse.unquote(m.group(1))
+                    if m.group(2) == "accept":
+                        return self.send_json(200, w.accept_text(user, cid))
+                    if m.group(2) == "text":
+                        return self.send_json(200, w.send_text(user, cid, body))
+                    return self.send_json(200, w.end_text_action(user, cid))
                 m = re.fullmatch(r"/api/cases/([^/]+)/dispatch", path)
                 if m:
                     return self.send_json(200, w.dispatch_ticket(user, urllib.parse.unquote(m.group(1)), body))
@@ -1584,6 +1760,10 @@ def main():
                     help="agencies without a mock user move their tickets on at this pace (1 = real time, 0.1 = ten times faster, 0 = never)")
     ap.add_argument("--auto-dispatch", action="store_true",
                     help="the mock's operator classifies each emergency call and sends it to the suggested agency")
+    ap.add_argument("--ng112-every", type=int, default=3, help="every Nth generated emergency call is an NG112 call (0: none)")
+    ap.add_argument("--text-interval", type=float, default=0, help="seconds between text calls (SIP MESSAGE; 0: none, POST /dev/call {\"kind\": \"text\"})")
+    ap.add_argument("--text-idle", type=float, default=120, help="seconds without a message before a text conversation ends")
+    ap.add_argument("--text-reply", type=float, default=4, help="seconds before the mock caller answers the operator")
     ap.add_argument("--seed", type=int, default=112)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()

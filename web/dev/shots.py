@@ -17,7 +17,7 @@ import time
 import base64
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from webdriver_test import Browser, free_port  # noqa: E402
+from webdriver_test import Browser, free_port, http  # noqa: E402
 
 PAGES = {
     "wallboard": ("wallboard.html", "sup"),
@@ -29,6 +29,11 @@ PAGES = {
     "agency": ("agency.html", "damkar"),
     "agency-sup": ("agency.html?agency=damkar", "sup"),
     "operator": ("operator.html", "op1"),
+    # an NG112 call and a text call on op1 (made with the mock's /dev/restart and /dev/call)
+    "operator-ng112": ("operator.html", "op1", "ng112"),
+    "operator-text": ("operator.html", "op1", "text"),
+    "search-case-ng112": ("search.html?case=CALLER:+6281277788899", "sup"),
+    "search-case-text": ("search.html?case=CALLER:+6285299911100", "sup"),
 }
 
 CHECK = r"""
@@ -65,7 +70,16 @@ def main():
         b = Browser(port, 1280, 800)
         case_id = None
         for name in names:
-            path, user = PAGES[name]
+            path, user, *prep = PAGES[name]
+            prep = prep[0] if prep else None
+            if "CALLER:" in path:
+                # the mock's seeded case of that caller (the oldest one)
+                number = path.split("CALLER:")[1]
+                b.get(f"{base}/search.html?mock_login=sup")
+                time.sleep(1.5)
+                found = b.js_async("fetch('api/cases?caller=' + encodeURIComponent(arguments[0]) + '&limit=50').then(r => r.json())"
+                                   ".then(j => arguments[1](j.cases.map(c => c.case).sort()[0] || null), () => arguments[1](null))", number)
+                path = path.split("CALLER:")[0] + (found or "none")
             if "MONTH_FROM" in path:
                 import datetime
                 last = datetime.date.today().replace(day=1) - datetime.timedelta(days=1)
@@ -86,6 +100,20 @@ def main():
                     b.js("localStorage.setItem('siaga112.lang', arguments[0]);", lang)
                     b.get(f"{base}/{path}{sep}mock_login={user}")
                     time.sleep(2.5)
+                    # The mock's own calls may take the seat first: try again until ours is on screen.
+                    for _ in range(4 if prep else 0):
+                        http("POST", f"{base}/dev/restart", {})
+                        time.sleep(2.5)
+                        made = http("POST", f"{base}/dev/call", {"kind": prep})["case"]
+                        time.sleep(4.0)
+                        if b.text("#case-id") == made:
+                            break
+                    if prep == "text":
+                        b.click("#btn-accept-text")
+                        time.sleep(0.5)
+                        b.type("#chat-input", "112, kami membaca pesan Anda. Di mana lokasinya?" if lang == "id" else "112, we read you. Where are you?")
+                        b.cmd("POST", f"/element/{b.find('#chat-input')}/value", {"text": "\ue007"})
+                        time.sleep(5.0)
                     shot = os.path.join(outdir, f"{name}-{w}-{lang}.png")
                     with open(shot, "wb") as f:
                         f.write(base64.b64decode(b.cmd("GET", "/screenshot")))

@@ -7,6 +7,10 @@ import { stripUri, fmtTime, fmtDateTime, fmtCoord, osmUrl, none } from './format
 import { startLive, startTicker, setTimer, clearTimer, ticketNewer } from './live.js';
 import { agenciesFor, agencyName, categoryName, isFinal, statusBadge, stepper } from './tickets.js';
 import { initChrome, showConnection, showPageError, showStatus } from './chrome.js';
+import {
+  networkLocationBlock, usableNetwork, networkAddress, samePlace, languagesText, needsInterpreter,
+  priorityText, idsBlock, unreadText, chatItem, detailLine,
+} from './ng112.js';
 
 const enc = encodeURIComponent;
 const LAST_KEY = 'siaga112.lastCase.';
@@ -61,6 +65,7 @@ async function main() {
   model = startLive({ onSnapshot, onEvent, onConnection: showConnection });
   startTicker(model);
   onLangChange(() => {
+    chatShown = null;
     fillPauseReasons();
     fillCategories();
     buildClassButtons();
@@ -69,6 +74,7 @@ async function main() {
     renderCase();
     renderHistory();
     updateNoteCount();
+    updateChatCount();
     renderCallbacks();
     if (seat && me.role !== 'operator') showSeatPicker(true);
   });
@@ -255,7 +261,7 @@ function takeCall(call) {
     current.left = false;
     current.endedAt = null;
     renderCase();
-    if (!wasAnswered && call.answered) announce(t('announce.answered', { caller: callerText(call) }));
+    if (!wasAnswered && call.answered) announce(t(call.channel === 'text' ? 'announce.answered_text' : 'announce.answered', { caller: callerText(call) }));
   }
 }
 
@@ -272,7 +278,10 @@ function popCase(call) {
   resetForms();
   renderCase();
   loadHistory();
-  announce(t(call.answered ? 'announce.answered' : 'announce.incoming', { caller: callerText(call) }));
+  const text = call.channel === 'text';
+  // Nothing else has the focus: put it on "accept", so Enter or Space takes the text call.
+  if (text && !call.answered && (document.activeElement === document.body || !document.activeElement)) byId('btn-accept-text').focus();
+  announce(t(call.answered ? (text ? 'announce.answered_text' : 'announce.answered') : (text ? 'announce.incoming_text' : 'announce.incoming'), { caller: callerText(call) }));
 }
 
 function endCurrent(reason) {
@@ -343,7 +352,7 @@ async function restoreLast() {
 
 const MERGED = ['class', 'category', 'notes', 'location', 'ready', 'marks', 'answered_ms', 'ended_ms',
   'reason', 'talk_ms', 'wait_ms', 'seat', 'caller', 'called', 'service', 'queue', 'opened_ms', 'from_seat',
-  'closed_ms', 'callback'];
+  'closed_ms', 'callback', 'network_location', 'info', 'channel', 'text', 'priority'];
 
 function mergeResult(obj) {
   if (!current || !obj || (obj.case && obj.case !== current.id)) return;
@@ -405,6 +414,8 @@ function setupCaseControls() {
     byId(id).addEventListener('input', () => byId(id).removeAttribute('aria-invalid'));
   }
   byId('btn-ready').addEventListener('click', markReady);
+  byId('loc-use-network').addEventListener('click', useNetworkLocation);
+  setupChat();
 }
 
 function buildClassButtons() {
@@ -441,6 +452,9 @@ function resetForms() {
   showStatus(byId('case-status'), 'info', '');
   byId('dispatch-note').value = '';
   byId('dispatch-note').removeAttribute('aria-invalid');
+  byId('chat-input').value = '';
+  updateChatCount();
+  showStatus(byId('chat-status'), 'info', '');
   showStatus(byId('dispatch-status'), 'info', '');
 }
 
@@ -457,6 +471,7 @@ function renderCase() {
     body.hidden = true;
     idle.hidden = false;
     document.title = t('title.operator');
+    ringCue(false);
     return;
   }
   const c = current.call;
@@ -471,11 +486,16 @@ function renderCase() {
   phase.dataset.state = state;
   if (current.left) {
     setText(phase, t('case.phase.left'));
+  } else if (state === 'ended' && c.channel === 'text') {
+    setText(phase, t('case.phase.text_ended', { reason: c.reason ? label('reason', c.reason) : t('chat.state.ended') }));
   } else if (state === 'ended') {
     setText(phase, c.reason ? t('case.phase.ended_reason', { reason: label('reason', c.reason) }) : t('case.phase.ended'));
+  } else if (c.channel === 'text') {
+    setText(phase, t(state === 'ringing' ? 'case.phase.text_ringing' : 'case.phase.text_open'));
   } else {
     setText(phase, t(`case.phase.${state}`));
   }
+  byId('case-channel-badge').hidden = c.channel !== 'text';
   byId('case-ready-badge').hidden = !c.ready;
   byId('case-closed-badge').hidden = !Number.isFinite(c.closed_ms);
   const cb = byId('case-class-badge');
@@ -507,7 +527,9 @@ function renderCase() {
   byId('case-marks-row').hidden = !marks.length;
   fill(byId('case-marks'), marks.map((m) => h('span', { class: 'badge badge-mark' }, label('mark', m))));
 
-  renderLocation(c.location);
+  renderLocation(c.location, c.network_location);
+  renderNg(c);
+  renderChat();
 
   for (const name of config.classes || []) {
     const b = byId(`class-${name}`);
@@ -523,10 +545,15 @@ function renderCase() {
   renderDispatch();
 }
 
-function renderLocation(loc) {
+function renderLocation(loc, net) {
   const dd = byId('case-location');
   if (!loc || (!loc.address && !Number.isFinite(loc.lat))) {
-    fill(dd, h('span', { class: 'muted' }, t('case.no_location')));
+    fill(dd, h('span', { class: 'muted' }, net && usableNetwork(net) ? t('ng.no_location_but_network') : t('case.no_location')));
+    return;
+  }
+  // Nothing set by the operator yet: the location is the network's, drawn below with its details.
+  if (net && loc.source !== 'operator' && samePlace(loc, net)) {
+    fill(dd, h('span', { class: 'muted', id: 'case-loc-same' }, t('ng.same_as_network')));
     return;
   }
   const parts = [];
@@ -535,8 +562,60 @@ function renderLocation(loc) {
     parts.push(h('div', { class: 'loc-coords', id: 'case-loc-coords' }, t('loc.coords', { lat: fmtCoord(loc.lat), lon: fmtCoord(loc.lon) }), ' ',
       h('a', { href: osmUrl(loc.lat, loc.lon), target: '_blank', rel: 'noopener noreferrer' }, t('loc.osm'))));
   }
+  const line = detailLine(loc.detail, model ? model.now() : Date.now());
+  if (line) parts.push(h('div', { class: 'loc-uncertainty' }, line));
   if (loc.source) parts.push(h('div', { class: 'muted' }, label('loc.source', loc.source)));
   fill(dd, parts);
+}
+
+/** The NG112 parts of the call: network location, languages, priority, ids, what could not be read. */
+function renderNg(c) {
+  const net = c.network_location || null;
+  const info = c.info || null;
+  byId('case-network-row').hidden = !net;
+  if (net) fill(byId('case-network-location'), networkLocationBlock(net, { nowMs: model ? model.now() : Date.now() }));
+  else fill(byId('case-network-location'));
+  byId('loc-use-network').hidden = !usableNetwork(net);
+
+  const langs = ((info && info.languages) || []).filter(Boolean);
+  byId('case-languages-row').hidden = !langs.length;
+  const ld = byId('case-languages');
+  ld.dataset.languages = langs.join(',');
+  ld.classList.toggle('needs-interpreter', langs.length > 0 && needsInterpreter(langs));
+  setText(ld, langs.length ? (needsInterpreter(langs) ? t('ng.languages_interpreter', { langs: languagesText(langs) }) : t('ng.languages', { langs: languagesText(langs) })) : '');
+
+  const pb = byId('case-priority-badge');
+  const pt = priorityText(info);
+  pb.hidden = !pt;
+  setText(pb, pt || '');
+  if (pt) pb.title = t('ng.priority_title', { n: Number.isFinite(c.priority) ? c.priority : 0 });
+
+  const box = byId('case-ng-ids-box');
+  const ids = idsBlock(info, 'case-ng-ids');
+  const old = byId('case-ng-ids');
+  // Redraw only when the ids change (keeps the "copied" word and an open History-Info list).
+  const key = info ? JSON.stringify([info.emergency_call_id, info.incident_id, info.history, currentLang()]) : '';
+  if (box.dataset.key !== key || (!!old) !== (!!ids)) {
+    box.dataset.key = key;
+    fill(box, ids);
+  }
+
+  const un = byId('case-unread');
+  const ut = unreadText(info);
+  un.hidden = !ut;
+  setText(un, ut || '');
+}
+
+/** Copies the network's address and coordinates into the location form; the operator saves. */
+function useNetworkLocation() {
+  const net = current && current.call.network_location;
+  if (!usableNetwork(net)) return;
+  byId('loc-address').value = networkAddress(net);
+  byId('loc-lat').value = Number.isFinite(net.lat) ? String(net.lat) : '';
+  byId('loc-lon').value = Number.isFinite(net.lon) ? String(net.lon) : '';
+  for (const id of ['loc-address', 'loc-lat', 'loc-lon']) byId(id).removeAttribute('aria-invalid');
+  showStatus(byId('case-status'), 'info', t('ng.use_network_done'));
+  byId('loc-address').focus();
 }
 
 function renderNotes(notes) {
@@ -935,5 +1014,244 @@ async function recordCallback(id, outcome, btn) {
   } finally {
     for (const b of li.querySelectorAll('button')) b.disabled = false;
     loadCallbacks();
+  }
+}
+
+// ---------------------------------------------------------------- text calls (text-to-112)
+
+const CHAT_MAX = 1000;
+/** What the message list shows: {id, n} (case and how many messages), or null to redraw it all. */
+let chatShown = null;
+let chatUnseen = 0;
+let audio = null;
+
+function setupChat() {
+  const input = byId('chat-input');
+  input.addEventListener('input', updateChatCount);
+  input.addEventListener('keydown', (ev) => {
+    // Enter sends, Shift+Enter is a new line; not while an input method is composing a word.
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !ev.ctrlKey && !ev.altKey && !ev.metaKey) {
+      ev.preventDefault();
+      sendText();
+    }
+  });
+  byId('chat-send').addEventListener('click', sendText);
+  byId('btn-accept-text').addEventListener('click', acceptText);
+  byId('chat-end').addEventListener('click', endText);
+  const list = byId('chat-messages');
+  list.addEventListener('scroll', () => {
+    if (atBottom(list)) {
+      chatUnseen = 0;
+      byId('chat-jump').hidden = true;
+    }
+  });
+  byId('chat-jump').addEventListener('click', () => {
+    list.scrollTop = list.scrollHeight;
+    chatUnseen = 0;
+    byId('chat-jump').hidden = true;
+    input.focus();
+  });
+  updateChatCount();
+  // Browsers start a page's audio suspended until a click or key on that page.
+  for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, wakeAudio, { capture: true });
+}
+
+function atBottom(el) {
+  return el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+}
+
+function updateChatCount() {
+  setText(byId('chat-count'), t('chat.count', { n: byId('chat-input').value.length, max: CHAT_MAX }));
+}
+
+/** off (a voice call) | ringing (offered, not accepted) | open | ended. */
+function chatState() {
+  if (!current || current.call.channel !== 'text') return 'off';
+  const c = current.call;
+  if (!current.live || current.left || (c.text && c.text.open === false)) return 'ended';
+  return c.answered ? 'open' : 'ringing';
+}
+
+function renderChat() {
+  const panel = byId('chat-panel');
+  const state = chatState();
+  panel.hidden = state === 'off';
+  panel.dataset.state = state;
+  ringCue(state === 'ringing');
+  if (state === 'off') {
+    chatShown = null;
+    return;
+  }
+  const c = current.call;
+  const badge = byId('chat-state');
+  badge.dataset.state = state;
+  setText(badge, t(`chat.state.${state}`));
+  const accept = byId('btn-accept-text');
+  accept.hidden = state !== 'ringing';
+  byId('chat-end').hidden = state !== 'open';
+  const input = byId('chat-input');
+  input.disabled = state !== 'open';
+  byId('chat-send').disabled = state !== 'open';
+  setText(byId('chat-hint'), t(state === 'open' ? 'chat.hint' : state === 'ringing' ? 'chat.hint_ringing' : 'chat.hint_ended'));
+  if (state !== 'open') resetEndConfirm();
+
+  const msgs = (c.text && Array.isArray(c.text.messages)) ? c.text.messages : [];
+  const list = byId('chat-messages');
+  const rebuild = !chatShown || chatShown.id !== current.id || msgs.length < chatShown.n;
+  const wasBottom = rebuild || atBottom(list);
+  const fresh = rebuild ? msgs : msgs.slice(chatShown.n);
+  if (rebuild) {
+    fill(list, msgs.length ? msgs.map(chatItem) : h('li', { class: 'muted empty chat-empty' }, t('chat.no_messages')));
+    chatUnseen = 0;
+  } else if (fresh.length) {
+    const empty = list.querySelector('.chat-empty');
+    if (empty) empty.remove();
+    for (const m of fresh) list.appendChild(chatItem(m));
+  }
+  chatShown = { id: current.id, n: msgs.length };
+  const fromCaller = rebuild ? [] : fresh.filter((m) => m.from !== 'operator');
+  const mine = fresh.some((m) => m.from === 'operator');
+  if (wasBottom || (mine && !fromCaller.length)) {
+    list.scrollTop = list.scrollHeight;
+    byId('chat-jump').hidden = true;
+  } else if (fromCaller.length) {
+    chatUnseen += fromCaller.length;
+    const jump = byId('chat-jump');
+    setText(jump, t('chat.jump', { n: chatUnseen }));
+    jump.hidden = false;
+  }
+  if (fromCaller.length) {
+    // Screen readers hear the caller's words; the operator's own are not read back.
+    setText(byId('chat-live'), fromCaller.map((m) => t('chat.announce', { text: m.text || '' })).join(' '));
+    cue();
+  }
+}
+
+/** A text call has no softphone to ring: while one is offered, a tone every 3 s (once audio may play). */
+let ringTimer = null;
+
+function ringCue(on) {
+  if (on && !ringTimer) {
+    tone(660);
+    ringTimer = setInterval(() => tone(660), 3000);
+  } else if (!on && ringTimer) {
+    clearInterval(ringTimer);
+    ringTimer = null;
+  }
+}
+
+/** A new message from the caller: the panel flashes, and a short tone if the browser lets us play one. */
+function cue() {
+  const panel = byId('chat-panel');
+  panel.classList.remove('chat-flash');
+  void panel.offsetWidth;
+  panel.classList.add('chat-flash');
+  tone(880);
+}
+
+function tone(freq) {
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!audio) audio = new Ctx();
+    if (audio.state !== 'running') return; // no user gesture yet: stay silent rather than queue tones
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.08, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.26);
+  } catch {
+    /* no sound: the flash and the screen reader still tell */
+  }
+}
+
+/** A user gesture lets the page's audio run (browsers start it suspended). */
+function wakeAudio() {
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!audio) audio = new Ctx();
+    if (audio.state === 'suspended') audio.resume();
+  } catch {
+    /* ignore */
+  }
+}
+
+async function chatPost(kind, body, btn) {
+  if (!current) return null;
+  const id = current.id;
+  const status = byId('chat-status');
+  if (btn) btn.disabled = true;
+  showStatus(status, 'busy', t('status.sending'));
+  try {
+    const obj = await api('POST', `api/cases/${enc(id)}/${kind}`, body);
+    if (current && current.id === id) {
+      mergeResult(obj);
+      renderCase();
+    }
+    showStatus(status, 'info', '');
+    return obj || {};
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) showStatus(status, 'error', withDetail(t(kind === 'accept' ? 'chat.accept_conflict' : 'chat.over'), e));
+    else showStatus(status, 'error', errorText(e));
+    return null;
+  } finally {
+    if (btn) btn.disabled = false;
+    if (current) renderCase();
+  }
+}
+
+async function acceptText() {
+  wakeAudio();
+  if (await chatPost('accept', undefined, byId('btn-accept-text'))) {
+    showStatus(byId('chat-status'), 'ok', t('chat.accepted'));
+    byId('chat-input').focus();
+  }
+}
+
+async function sendText() {
+  wakeAudio();
+  const input = byId('chat-input');
+  const text = input.value.trim();
+  if (!text) {
+    showStatus(byId('chat-status'), 'error', t('chat.empty'));
+    input.focus();
+    return;
+  }
+  // Length and state are the engine's to judge (its 400 or 409 says why): the screen may be a moment behind.
+  if (await chatPost('text', { text }, byId('chat-send'))) {
+    input.value = '';
+    updateChatCount();
+  }
+  input.focus();
+}
+
+let endConfirmTimer = null;
+
+function resetEndConfirm() {
+  const btn = byId('chat-end');
+  if (endConfirmTimer) clearTimeout(endConfirmTimer);
+  endConfirmTimer = null;
+  if (btn.dataset.confirm) {
+    delete btn.dataset.confirm;
+    setText(btn, t('chat.end'));
+  }
+}
+
+/** Ending the conversation asks once more (the caller can no longer write). */
+async function endText() {
+  const btn = byId('chat-end');
+  if (!btn.dataset.confirm) {
+    btn.dataset.confirm = 'true';
+    setText(btn, t('chat.end_confirm'));
+    endConfirmTimer = setTimeout(resetEndConfirm, 4000);
+    return;
+  }
+  resetEndConfirm();
+  if (await chatPost('end-text', undefined, btn)) {
+    showStatus(byId('chat-status'), 'ok', t('chat.ended'));
   }
 }

@@ -11,6 +11,7 @@ import { api, loadMe, ApiError, homeFor, errorText } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { fmtDateTime, fmtDuration, fmtNumber, fmtCoord, none, stripUri } from './format.js';
 import { initChrome, showPageError, showStatus } from './chrome.js';
+import { networkLocationBlock, samePlace, languagesText, needsInterpreter, priorityText, idsBlock, unreadText, chatItem, detailLine } from './ng112.js';
 import { agencyName, categoryName, statusBadge, stepper, historyList, placeBlock, callerNumber } from './tickets.js';
 
 const enc = encodeURIComponent;
@@ -369,8 +370,11 @@ function renderDetail() {
   const c = detail;
   setText(byId('detail-h'), t('search.case_title', { case: c.case }));
   const answered = Number.isFinite(c.answered_ms);
+  const langs = ((c.info && c.info.languages) || []).filter(Boolean);
   const facts = h('dl', { class: 'facts detail-facts' },
-    fact('case.caller', callerNumber(c.caller), { class: 'fact fact-caller', id: 'detail-caller' }),
+    fact('case.caller', [callerNumber(c.caller),
+      priorityText(c.info) ? h('span', { class: 'badge badge-priority', id: 'detail-priority-badge', title: t('ng.priority_title', { n: c.priority || 0 }) }, priorityText(c.info)) : null,
+      c.channel === 'text' ? h('span', { class: 'badge badge-text' }, t('chat.badge')) : null], { class: 'fact fact-caller', id: 'detail-caller' }),
     fact('case.opened', fmtDateTime(c.opened_ms)),
     fact('case.service', c.called ? t('case.service_called', { service: label('service', c.service), called: c.called }) : label('service', c.service) || none()),
     fact('case.queue', label('queue', c.queue) || none()),
@@ -381,15 +385,36 @@ function renderDetail() {
     fact('case.class', c.class ? h('span', { class: 'badge badge-class', dataset: { class: c.class } }, label('class', c.class)) : t('history.unclassified'), { class: 'fact', id: 'detail-class' }),
     fact('case.category', c.category ? categoryName(config, c.category) : none()),
     fact('search.ready', c.ready ? t('search.yes') : t('search.no')),
-    fact('search.closed', closedText(c), { class: 'fact', id: 'detail-closed' }));
+    fact('search.closed', closedText(c), { class: 'fact', id: 'detail-closed' }),
+    c.channel ? fact('search.channel', label('channel', c.channel), { class: 'fact', id: 'detail-channel' }) : null,
+    langs.length ? fact('ng.languages_title', needsInterpreter(langs) ? t('ng.languages_interpreter', { langs: languagesText(langs) }) : t('ng.languages', { langs: languagesText(langs) }),
+      { class: `fact fact-wide${needsInterpreter(langs) ? ' needs-interpreter' : ''}`, id: 'detail-languages' }) : null);
   const marks = (c.marks || []).length
     ? h('p', { class: 'detail-marks' }, t('case.marks'), ': ', (c.marks || []).map((m) => label('mark', m)).join(', '))
     : null;
   const loc = c.location;
+  const net = c.network_location || null;
   const place = h('section', { class: 'detail-block', 'aria-labelledby': 'detail-loc-h' },
     h('h3', { id: 'detail-loc-h' }, t('case.location')),
-    placeBlock(loc ? { address: loc.address, lat: loc.lat, lon: loc.lon } : null),
-    loc && loc.source ? h('div', { class: 'muted small' }, label('loc.source', loc.source)) : null);
+    net && loc && loc.source !== 'operator' && samePlace(loc, net)
+      ? h('p', { class: 'muted' }, t('ng.same_as_network'))
+      : [placeBlock(loc ? { address: loc.address, lat: loc.lat, lon: loc.lon } : null),
+        loc && detailLine(loc.detail, null) ? h('div', { class: 'loc-uncertainty' }, detailLine(loc.detail, null)) : null,
+        loc && loc.source ? h('div', { class: 'muted small' }, label('loc.source', loc.source)) : null],
+    net ? h('div', { class: 'detail-network' }, h('h4', null, t('ng.network_title')), networkLocationBlock(net, { id: 'detail-network-location' })) : null);
+  const ids = idsBlock(c.info, 'detail-ng-ids');
+  const ngBlock = (unreadText(c.info) || ids)
+    ? h('section', { class: 'detail-block detail-ng', 'aria-labelledby': 'detail-ng-h' },
+      h('h3', { id: 'detail-ng-h' }, t('search.ng_title')),
+      unreadText(c.info) ? h('p', { class: 'warn-line', id: 'detail-unread', role: 'note' }, unreadText(c.info)) : null,
+      ids)
+    : null;
+  const msgs = (c.text && c.text.messages) || [];
+  const chat = c.channel === 'text'
+    ? h('section', { class: 'detail-block detail-chat', id: 'detail-chat', 'aria-labelledby': 'detail-chat-h' },
+      h('h3', { id: 'detail-chat-h' }, t('search.chat_title', { n: fmtNumber(msgs.length) })),
+      msgs.length ? h('ol', { class: 'chat-messages', tabindex: '0', 'aria-labelledby': 'detail-chat-h' }, msgs.map(chatItem)) : h('p', { class: 'muted' }, t('chat.no_messages')))
+    : null;
   const notes = [...(c.notes || [])].sort((a, b) => (a.at_ms || 0) - (b.at_ms || 0));
   const notesBlock = h('section', { class: 'detail-block', 'aria-labelledby': 'detail-notes-h' },
     h('h3', { id: 'detail-notes-h' }, t('notes.title')),
@@ -400,7 +425,9 @@ function renderDetail() {
       : h('p', { class: 'muted' }, t('notes.empty_list')));
   fill(byId('detail-body'),
     facts, marks,
+    chat,
     h('div', { class: 'detail-cols' }, place, notesBlock),
+    ngBlock,
     ticketsBlock(c),
     callbackBlock(c),
     h('section', { class: 'detail-block', id: 'detail-history', 'aria-labelledby': 'detail-history-h' },

@@ -172,9 +172,14 @@ function renderCalls() {
     else if (Number.isFinite(c.opened_ms)) setTimer(timer, c.opened_ms, null, model);
     else clearTimer(timer);
     const caller = stripUri(c.caller) || t('case.unknown_caller');
-    return h('tr', { dataset: { case: c.case, status: st, opened: String(c.opened_ms || '') } },
+    const text = c.channel === 'text';
+    const prio = c.info && c.info.resource_priority;
+    return h('tr', { dataset: { case: c.case, status: st, opened: String(c.opened_ms || ''), channel: text ? 'text' : 'voice' } },
       h('td', { class: 'mono' }, c.case),
-      h('td', { class: 'caller' }, caller, c.class ? h('span', { class: 'badge badge-class', dataset: { class: c.class } }, label('class', c.class)) : null),
+      h('td', { class: 'caller' }, caller,
+        text ? h('span', { class: 'badge badge-small badge-text wb-text', title: t('wb.text_call'), 'aria-label': t('wb.text_call') }, t('chat.badge')) : null,
+        prio ? h('span', { class: 'badge badge-small badge-priority wb-text', title: t('ng.priority_title', { n: c.priority || 0 }) }, t('ng.priority', { value: prio })) : null,
+        c.class ? h('span', { class: 'badge badge-class', dataset: { class: c.class } }, label('class', c.class)) : null),
       h('td', null, c.queue ? label('queue', c.queue) : none()),
       h('td', null, h('span', { class: 'call-status', dataset: { status: st } }, t(`wb.status.${st}`)),
         c.seat ? h('span', { class: 'call-seat', dataset: { seat: c.seat } }, c.seat) : null),
