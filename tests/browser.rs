@@ -711,3 +711,149 @@ async fn the_fire_brigade_works_its_ticket_in_the_browser() {
         c.close().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_text_call_is_answered_from_the_console_in_the_browser() {
+    let (e, port) = console_engine("");
+    let base = format!("http://127.0.0.1:{port}");
+    register_seat(&e, "op1", free_port());
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let op = browser(&driver, &profiles.path().join("op"), 1280, 900).await;
+    sign_in(&op, &base, "op1", "secret1").await;
+    wait(
+        &op,
+        "op1 available",
+        "document.querySelector('#seat-state')?.dataset.phase === 'available'",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // A caller who cannot speak writes to 112.
+    let mut gw = common::text::Gateway::new(&e);
+    assert_eq!(
+        gw.send(
+            "112",
+            "text/plain;charset=UTF-8",
+            "Tolong, ada pencuri di rumah. Saya tidak bisa bicara."
+        ),
+        200
+    );
+    wait(&op, "the text call offered", "document.querySelector('#chat-panel')?.dataset.state === 'ringing' && document.querySelector('#btn-accept-text')", Duration::from_secs(5)).await;
+    assert!(text(&op, "#chat-messages").await.contains("pencuri"));
+    shot(&op, "text-offered.png").await;
+    click(&op, "#btn-accept-text").await;
+    wait(
+        &op,
+        "taken",
+        "document.querySelector('#chat-panel').dataset.state === 'open'",
+        Duration::from_secs(3),
+    )
+    .await;
+    typed(&op, "#chat-input", "Kami dari 112. Di mana alamat Anda?").await;
+    click(&op, "#chat-send").await;
+    let got = gw
+        .wait_text(Duration::from_secs(5))
+        .expect("the operator's answer reaches the caller");
+    assert!(got.contains("Di mana alamat Anda"), "{got}");
+    assert_eq!(gw.send("112", "text/plain", "Jl. Kenanga 5, Bandung"), 200);
+    wait(&op, "the caller's answer", "document.querySelectorAll('#chat-messages li[data-from=caller]').length === 2 && document.querySelector('#chat-messages').textContent.includes('Kenanga')", Duration::from_secs(5)).await;
+    shot(&op, "text-conversation.png").await;
+    // The operator ends it (the button asks twice).
+    click(&op, "#chat-end").await;
+    click(&op, "#chat-end").await;
+    wait(
+        &op,
+        "ended",
+        "document.querySelector('#chat-panel').dataset.state === 'ended'",
+        Duration::from_secs(5),
+    )
+    .await;
+    shot(&op, "text-ended.png").await;
+    let recs: Vec<Value> = records(&e)
+        .into_iter()
+        .filter(|r| r["event"] == "text")
+        .collect();
+    let froms: Vec<&str> = recs.iter().map(|r| r["from"].as_str().unwrap()).collect();
+    assert_eq!(froms, ["caller", "operator", "caller"]);
+    assert_eq!(recs[1]["by"], "op1");
+    let errors = js(&op, "return (window.__errors || []).length;", vec![]).await;
+    assert!(errors == json!(0) || errors == Value::Null);
+    op.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_ng112_call_shows_its_location_priority_and_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let rest = format!(
+        "[acd]\nresource_priority = {{ \"esnet.1\" = 10 }}\n{}",
+        console_config(port, dir.path(), "")
+    );
+    let e = Engine::start_in(dir, "retry_s = 30", &rest);
+    let base = format!("http://127.0.0.1:{port}");
+    let seat_port = free_port();
+    register_seat(&e, "op1", seat_port);
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let op = browser(&driver, &profiles.path().join("op"), 1280, 900).await;
+    sign_in(&op, &base, "op1", "secret1").await;
+    wait(
+        &op,
+        "op1 available",
+        "document.querySelector('#seat-state')?.dataset.phase === 'available'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let seat = Seat::start(&e, "seat_answer.xml", seat_port, 1, &["-d", "200"]);
+    let target = e.target();
+    let trunk = std::thread::spawn(move || {
+        sipp_to(
+            &target,
+            "trunk_ng112.xml",
+            &["-s", "112", "-m", "1", "-d", "6000"],
+            Duration::from_secs(30),
+        )
+    });
+    wait(
+        &op,
+        "the case answered",
+        "document.querySelector('#case-panel').dataset.state === 'answered'",
+        Duration::from_secs(5),
+    )
+    .await;
+    wait(
+        &op,
+        "the network's location",
+        "document.querySelector('#case-network-location')?.textContent.includes('35')",
+        Duration::from_secs(3),
+    )
+    .await;
+    let loc = text(&op, "#case-network-location").await;
+    assert!(loc.contains("Thamrin") && loc.contains("GPS"), "{loc}");
+    assert!(text(&op, "#case-priority-badge").await.contains("esnet.1"));
+    assert!(text(&op, "#case-languages").await.contains("jv"));
+    assert!(text(&op, "#case-ng-ids").await.contains("c0ffee"));
+    shot(&op, "operator-ng112.png").await;
+    // The operator takes the network's location into the form and saves it.
+    click(&op, "#loc-use-network").await;
+    click(&op, "#loc-save").await;
+    wait(
+        &op,
+        "saved",
+        "document.querySelector('#case-location').textContent.includes('Thamrin')",
+        Duration::from_secs(3),
+    )
+    .await;
+    let t = trunk.join().unwrap();
+    assert!(t.ok, "{}", t.output);
+    assert!(seat.finish(Duration::from_secs(10)));
+    let located: Vec<Value> = records(&e)
+        .into_iter()
+        .filter(|r| r["event"] == "located")
+        .collect();
+    assert_eq!(located[0]["source"], "pidf");
+    assert_eq!(located.last().unwrap()["source"], "operator");
+    assert_eq!(located.last().unwrap()["lat"], -6.2088);
+    op.close().await.unwrap();
+}

@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod rtp;
+pub mod text;
 
 use serde_json::Value;
 use std::io::Read;
