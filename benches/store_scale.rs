@@ -324,10 +324,12 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    // `cargo bench` (all benches) runs a small year; the script the full one.
+    // `cargo bench` (all benches) runs a small year, the script the full
+    // one; `cargo test --all-targets` (no `--bench`) a smoke run.
+    let bench = args.iter().any(|a| a == "--bench");
     let calls: u64 = arg("--calls")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
+        .unwrap_or(if bench { 50_000 } else { 20_000 });
     let tmp = tempfile::tempdir().unwrap();
     let dir = arg("--keep").map_or_else(|| tmp.path().to_path_buf(), Into::into);
     std::fs::create_dir_all(&dir).unwrap();
