@@ -112,9 +112,55 @@ impl ConsoleFeed {
     }
 }
 
+/// Datagrams to send, one queue per address family, each sent from the
+/// first socket of that family (an engine listening on 127.0.0.1 and ::1
+/// answers an IPv6 peer from its IPv6 socket).
+struct Outboxes {
+    v4: SendQueue,
+    v6: SendQueue,
+    /// Index in the UDP sockets of the first IPv4 and IPv6 one.
+    sock4: Option<usize>,
+    sock6: Option<usize>,
+}
+
+impl Outboxes {
+    fn new(udp: &[Arc<tokio::net::UdpSocket>]) -> Outboxes {
+        let family = |v6: bool| {
+            udp.iter()
+                .position(|s| s.local_addr().is_ok_and(|a| a.is_ipv6() == v6))
+        };
+        Outboxes {
+            v4: SendQueue::default(),
+            v6: SendQueue::default(),
+            sock4: family(false),
+            sock6: family(true),
+        }
+    }
+
+    fn push(&mut self, to: SocketAddr, data: bytes::Bytes) {
+        if to.is_ipv6() {
+            self.v6.push(to, data)
+        } else {
+            self.v4.push(to, data)
+        }
+    }
+
+    async fn flush(&mut self, udp: &[Arc<tokio::net::UdpSocket>], failed: &mut Vec<SocketAddr>) {
+        for (q, sock) in [(&mut self.v4, self.sock4), (&mut self.v6, self.sock6)] {
+            match sock.and_then(|i| udp.get(i)) {
+                Some(s) => flush(s, q, failed).await,
+                None => {
+                    // No socket of that family: those peers cannot be reached.
+                    failed.extend(q.drain_addrs());
+                }
+            }
+        }
+    }
+}
+
 /// What the run loop hands the outputs to.
 struct Sinks<'a> {
-    outbox: &'a mut SendQueue,
+    outbox: &'a mut Outboxes,
     journal: &'a JournalHandle,
     conns: &'a Arc<Connections>,
     ev_tx: &'a mpsc::Sender<SocketEvent>,
@@ -219,7 +265,7 @@ pub async fn run(
     let udp = bound.udp;
     // One byte more than the limit tells an oversized datagram from a full one.
     let mut inbox = RecvBatch::new(65536.max(max + 1));
-    let mut outbox = SendQueue::default();
+    let mut outbox = Outboxes::new(&udp);
     let mut next_socket = 0usize;
 
     let seed = std::time::SystemTime::now()
@@ -282,11 +328,7 @@ pub async fn run(
         if let Some(f) = feed.as_mut() {
             f.flush_due(Instant::now());
         }
-        if let Some(sock) = udp.first() {
-            flush(sock, &mut outbox, &mut failed).await;
-        } else {
-            outbox.clear();
-        }
+        outbox.flush(&udp, &mut failed).await;
         let sent = Instant::now();
         offers.sent(sent);
         if !failed.is_empty() {
@@ -338,7 +380,7 @@ pub async fn run(
                     if offers.waiting() && j + 1 < got {
                         // A call is being offered to a seat: its INVITE
                         // leaves now, not after the rest of the batch.
-                        flush(&udp[0], &mut outbox, &mut failed).await;
+                        outbox.flush(&udp, &mut failed).await;
                         offers.sent(Instant::now());
                     }
                 }

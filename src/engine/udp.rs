@@ -335,6 +335,17 @@ impl SendQueue {
         self.next = 0;
     }
 
+    /// Empties the queue, returning where its datagrams were going.
+    pub fn drain_addrs(&mut self) -> Vec<SocketAddr> {
+        let mut to: Vec<SocketAddr> = self.items[self.next.min(self.items.len())..]
+            .iter()
+            .map(|(a, _)| *a)
+            .collect();
+        to.dedup();
+        self.clear();
+        to
+    }
+
     fn compact(&mut self) {
         if self.next >= self.items.len() {
             self.items.clear();

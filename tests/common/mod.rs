@@ -111,10 +111,23 @@ impl Engine {
         caselog_extra: &str,
         rest: &str,
     ) -> Engine {
+        Engine::start_listening(dir, "", sip_extra, caselog_extra, rest)
+    }
+
+    /// [`Engine::start_with`] with more `[sip] listen` entries (`, "udp:[::1]:{port}"`
+    /// with `{port}` the engine's port).
+    pub fn start_listening(
+        dir: tempfile::TempDir,
+        listen_extra: &str,
+        sip_extra: &str,
+        caselog_extra: &str,
+        rest: &str,
+    ) -> Engine {
         let port = free_port();
         let config = dir.path().join("siaga112.toml");
+        let listen_extra = listen_extra.replace("{port}", &port.to_string());
         let text = format!(
-            "[sip]\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"]\nrealm = \"siaga112\"\n{sip_extra}\n\
+            "[sip]\nlisten = [\"udp:127.0.0.1:{port}\", \"tcp:127.0.0.1:{port}\"{listen_extra}]\nrealm = \"siaga112\"\n{sip_extra}\n\
              [caselog]\npath = \"{}\"\n{caselog_extra}\n[recording]\ndir = \"{}\"\n{media}{rest}",
             dir.path().join("cases.jsonl").display(),
             dir.path().join("recordings").display(),
