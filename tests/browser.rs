@@ -71,6 +71,11 @@ async fn browser(d: &Driver, profile: &std::path::Path, w: u32, h: u32) -> Clien
         .expect("a Chromium session")
 }
 
+/// One browser test at a time: each starts an engine, ChromeDriver and up
+/// to four Chromiums, and on a 2-core machine several at once starve the
+/// pages past their waits.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn out_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&d).unwrap();
@@ -181,6 +186,7 @@ fn record_ms(e: &Engine, case: &str, event: &str) -> u64 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_operator_works_a_call_in_the_browser_while_the_wallboard_watches() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (e, port) = console_engine("wrapup_s = 20");
     let base = format!("http://127.0.0.1:{port}");
     let seat_port = free_port();
@@ -422,7 +428,7 @@ async fn an_operator_works_a_call_in_the_browser_while_the_wallboard_watches() {
         &op,
         "wrap-up",
         "document.querySelector('#seat-state').dataset.phase === 'wrap-up'",
-        Duration::from_secs(2),
+        Duration::from_secs(5),
     )
     .await;
     shot(&op, "operator-wrapup.png").await;
@@ -473,6 +479,7 @@ async fn an_operator_works_a_call_in_the_browser_while_the_wallboard_watches() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_fire_brigade_works_its_ticket_in_the_browser() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (e, port) = console_engine("");
     let base = format!("http://127.0.0.1:{port}");
     let seat_port = free_port();
@@ -714,6 +721,7 @@ async fn the_fire_brigade_works_its_ticket_in_the_browser() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_text_call_is_answered_from_the_console_in_the_browser() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (e, port) = console_engine("");
     let base = format!("http://127.0.0.1:{port}");
     register_seat(&e, "op1", free_port());
@@ -784,6 +792,7 @@ async fn a_text_call_is_answered_from_the_console_in_the_browser() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_ng112_call_shows_its_location_priority_and_languages() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let rest = format!(

@@ -269,7 +269,7 @@ fn emergency_calls_beside_a_flood_all_go_through_in_time() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let due = (started.elapsed().as_secs_f64() * 10_000.0) as u64;
                 while sent < due {
-                    let (method, uri) = if sent % 2 == 0 {
+                    let (method, uri) = if sent.is_multiple_of(2) {
                         ("REGISTER", "sip:127.0.0.1")
                     } else {
                         ("INVITE", "sip:112@127.0.0.1")
