@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs the peers the end-to-end tests need (SIPp,
-# baresip, Kamailio, Chromium and chromedriver, Prometheus) with apt when
+# baresip, Kamailio, Chromium and chromedriver, Prometheus, SIPVicious) with apt when
 # they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v svcrack >/dev/null 2>&1 || need+=(sipvicious)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   SUDO=""
