@@ -441,19 +441,7 @@ fn sigkill_mid_load_loses_nothing_reported_written() {
     std::thread::sleep(Duration::from_millis(2200));
     e.kill();
     let log = e.log();
-    let reported: u64 = log
-        .lines()
-        .filter(|l| l.contains("committed"))
-        .filter_map(|l| {
-            l.split("durable=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .max()
-        .expect("the engine reported commits");
+    let reported = reported_durable(&log).expect("the engine reported commits");
     let last_case = log
         .lines()
         .rev()

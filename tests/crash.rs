@@ -18,22 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The largest `durable=` the log reported.
-fn reported_durable(log: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains("committed"))
-        .filter_map(|l| {
-            l.split("durable=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 /// Time until the engine answers an OPTIONS.
 fn answers_within(e: &Engine, limit: Duration) -> Option<Duration> {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -146,7 +130,7 @@ fn trials(n: u32, seed: u64) -> Figures {
         let acked = acked.load(Ordering::Relaxed);
         drop(seat);
         let _ = calls.join();
-        let durable = reported_durable(&log);
+        let durable = reported_durable(&log).unwrap_or(0);
 
         // Restart on the same journal.
         let t = Instant::now();

@@ -20,6 +20,21 @@ fn cpu_s(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// The `sent`th request of a stranger's flood from `port`: REGISTER and
+/// INVITE in turn, never authenticated.
+fn flood_request(sent: u64, port: u16) -> String {
+    let (method, uri) = if sent.is_multiple_of(2) {
+        ("REGISTER", "sip:127.0.0.1")
+    } else {
+        ("INVITE", "sip:112@127.0.0.1")
+    };
+    format!(
+        "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKfl{sent};rport\r\n\
+         From: <sip:x@127.0.0.1>;tag=f{sent}\r\nTo: <sip:op1@127.0.0.1>\r\nCall-ID: flood-{sent}\r\n\
+         CSeq: 1 {method}\r\nContact: <sip:x@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
 fn metric(http: u16, name: &str) -> f64 {
     Api::new(http)
         .get("/metrics")
@@ -67,17 +82,7 @@ fn a_register_and_invite_flood_from_a_stranger_is_dropped_cheaply() {
         // Pace: as many as are due by now.
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent < due {
-            let (method, uri) = if sent.is_multiple_of(2) {
-                ("REGISTER", "sip:127.0.0.1")
-            } else {
-                ("INVITE", "sip:112@127.0.0.1")
-            };
-            let msg = format!(
-                "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKfl{sent};rport\r\n\
-                 From: <sip:x@127.0.0.1>;tag=f{sent}\r\nTo: <sip:op1@127.0.0.1>\r\nCall-ID: flood-{sent}\r\n\
-                 CSeq: 1 {method}\r\nContact: <sip:x@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-            );
-            let _ = s.send_to(msg.as_bytes(), e.addr());
+            let _ = s.send_to(flood_request(sent, port).as_bytes(), e.addr());
             sent += 1;
         }
         std::thread::sleep(Duration::from_micros(500));
@@ -269,17 +274,7 @@ fn emergency_calls_beside_a_flood_all_go_through_in_time() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let due = (started.elapsed().as_secs_f64() * 10_000.0) as u64;
                 while sent < due {
-                    let (method, uri) = if sent.is_multiple_of(2) {
-                        ("REGISTER", "sip:127.0.0.1")
-                    } else {
-                        ("INVITE", "sip:112@127.0.0.1")
-                    };
-                    let msg = format!(
-                        "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKfx{sent};rport\r\n\
-                         From: <sip:x@127.0.0.1>;tag=f{sent}\r\nTo: <sip:op1@127.0.0.1>\r\nCall-ID: fx-{sent}\r\n\
-                         CSeq: 1 {method}\r\nContact: <sip:x@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-                    );
-                    let _ = s.send_to(msg.as_bytes(), target);
+                    let _ = s.send_to(flood_request(sent, port).as_bytes(), target);
                     sent += 1;
                 }
                 std::thread::sleep(Duration::from_micros(500));

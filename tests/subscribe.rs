@@ -23,13 +23,6 @@ struct Subscriber {
     notifies: Vec<(String, Value)>,
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.split("\r\n\r\n").next()?.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 impl Subscriber {
     fn new(engine: &Engine) -> Subscriber {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -77,19 +70,16 @@ impl Subscriber {
             };
             let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
             if msg.starts_with("SIP/2.0 ") {
-                if let Some(tag) = header(&msg, "To").and_then(|t| t.split(";tag=").nth(1)) {
+                if let Some(tag) = header_of(&msg, "To").and_then(|t| t.split(";tag=").nth(1)) {
                     self.to_tag.get_or_insert_with(|| tag.to_string());
                 }
                 responses.push(msg);
             } else if msg.starts_with("NOTIFY ") {
-                let mut ok = String::from("SIP/2.0 200 OK\r\n");
-                for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
-                    ok.push_str(&format!("{h}: {}\r\n", header(&msg, h).unwrap()));
-                }
-                ok.push_str("Content-Length: 0\r\n\r\n");
-                self.sock.send_to(ok.as_bytes(), from).unwrap();
+                self.sock.send_to(ok_to(&msg).as_bytes(), from).unwrap();
                 let body = msg.split("\r\n\r\n").nth(1).unwrap_or("");
-                let state = header(&msg, "Subscription-State").unwrap_or("").to_string();
+                let state = header_of(&msg, "Subscription-State")
+                    .unwrap_or("")
+                    .to_string();
                 self.notifies
                     .push((state, serde_json::from_str(body).unwrap_or(Value::Null)));
             }
@@ -136,7 +126,7 @@ fn queue_state_is_notified_as_calls_queue_and_drain() {
     s.subscribe("emergency-QueueState", 600);
     let r = s.pump(Duration::from_millis(500));
     assert_eq!(status(&r[0]), 200, "{}", r[0]);
-    assert_eq!(header(&r[0], "Expires"), Some("600"));
+    assert_eq!(header_of(&r[0], "Expires"), Some("600"));
     let first = &s.notifies[0];
     assert!(first.0.starts_with("active;expires="), "{}", first.0);
     // op1 is paused: logged in, so the queue is active, and empty.
@@ -234,14 +224,14 @@ fn bad_subscriptions_get_their_answers() {
     s.subscribe("presence", 600);
     let r = s.pump(Duration::from_millis(400));
     assert_eq!(status(&r[0]), 489, "{}", r[0]);
-    assert!(header(&r[0], "Allow-Events")
+    assert!(header_of(&r[0], "Allow-Events")
         .unwrap()
         .contains("emergency-QueueState"));
     let mut s = Subscriber::new(&e);
     s.subscribe("emergency-QueueState", 10);
     let r = s.pump(Duration::from_millis(400));
     assert_eq!(status(&r[0]), 423);
-    assert_eq!(header(&r[0], "Min-Expires"), Some("60"));
+    assert_eq!(header_of(&r[0], "Min-Expires"), Some("60"));
     assert!(s.notifies.is_empty());
     let mut s = Subscriber::new(&e);
     s.to_tag = Some("nope".into());

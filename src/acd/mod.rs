@@ -353,6 +353,11 @@ impl Acd {
         self.queues[queue].logged_in
     }
 
+    /// How many calls wait in a queue (not those ringing a seat).
+    pub fn waiting_len(&self, queue: QueueId) -> usize {
+        self.queues[queue].waiting.len()
+    }
+
     /// The calls waiting in a queue, first to be served first.
     pub fn waiting_calls(&self, queue: QueueId) -> impl Iterator<Item = CallId> + '_ {
         self.queues[queue].waiting.iter().map(|k| k.2)

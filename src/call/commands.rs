@@ -17,6 +17,7 @@ impl B2bua {
         if let Command::MajorIncident { on } = cmd {
             tracing::warn!(on, by = %by.user, "major incident declared by the supervisor (the network's service state follows)");
             self.subs.major_incident = on;
+            self.subs.changed = true;
             return Ok(Done::Service { major_incident: on });
         }
         match cmd.seat() {

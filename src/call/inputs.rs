@@ -29,6 +29,9 @@ pub(super) struct CallInputs {
     /// the seat.
     pub call_info: Vec<String>,
     pub resource_priority: Option<String>,
+    /// Where the SDP offer is in the body (the media plane reads it from
+    /// here: the body is parsed once per INVITE).
+    pub sdp: Option<std::ops::Range<usize>>,
 }
 
 fn cut(s: &str) -> String {
@@ -102,6 +105,7 @@ pub(super) fn read(req: &Request, cfg: &Config) -> CallInputs {
         .map(|ct| body::parse(ct, &req.body))
         .unwrap_or_default();
     unread.extend(parsed.problems.iter().cloned());
+    out.sdp = body::find_sdp(&parsed).map(|p| p.range.clone());
     let mut used: Vec<std::ops::Range<usize>> = Vec::new();
     let mut locations = Vec::new();
     let read_part =
@@ -214,7 +218,7 @@ pub(super) fn read(req: &Request, cfg: &Config) -> CallInputs {
         .map(cut)
         .filter(|l| !l.is_empty() && l != "*")
         .collect();
-    if let Some(sdp) = super::media::sdp_of(&req.headers, &req.body) {
+    if let Some(sdp) = out.sdp.clone().and_then(|r| req.body.get(r)) {
         for line in String::from_utf8_lossy(sdp).lines() {
             for key in ["a=lang:", "a=hlang-recv:", "a=hlang-send:"] {
                 if let Some(v) = line.trim().strip_prefix(key) {

@@ -15,7 +15,7 @@ use crate::media::{
     Codec, CodecKind, Direction, LegSetup, MediaCommand, MediaEvent, PortPool, Prompts, Side,
 };
 use crate::sip::header;
-use crate::sip::rsip::{Request, Response};
+use crate::sip::rsip::Response;
 use crate::sip::sdp::{self, Dir, RtpMap};
 use crate::transaction::Transactions;
 use foldhash::{HashMap, HashMapExt};
@@ -137,10 +137,9 @@ impl B2bua {
         now: Instant,
         id: CallId,
         case: &CaseId,
-        req: &Request,
+        offer: Option<&[u8]>,
     ) -> Option<CallMedia> {
         let plane = self.media.as_mut()?;
-        let offer = sdp_of(&req.headers, &req.body);
         let parsed = match offer.map(sdp::parse) {
             None => Err("the call has no SDP offer".to_string()),
             Some(Err(e)) => Err(format!("the SDP offer cannot be read ({e})")),

@@ -426,14 +426,16 @@ impl B2bua {
         while let Some(offer) = self.acd.poll_offer() {
             self.offer(now, txs, reg, offer.call, offer.seat);
         }
+        let mut changed = false;
         while let Some(e) = self.acd.poll_event() {
+            changed = true;
             let ev = match e {
                 AcdEvent::Seat(s) => Event::Seat(self.seat_status(s)),
                 AcdEvent::Queue(q) => Event::Queue(self.queue_status(q)),
             };
             self.event(ev);
         }
-        self.refresh_subscriptions(now, txs);
+        self.refresh_subscriptions(now, txs, changed);
     }
 
     /// A seat's state as the screens show it.
@@ -524,7 +526,7 @@ impl B2bua {
 
     pub fn handle_timeout(&mut self, now: Instant, txs: &mut Transactions) {
         self.acd.handle_timeout(now);
-        self.refresh_subscriptions(now, txs);
+        self.refresh_subscriptions(now, txs, false);
         self.ended.log_if_due(now, self.calls.len());
         while let Some(&(at, id, timer)) = self.timers.first() {
             if at > now {

@@ -60,6 +60,9 @@ pub struct Subscriptions {
     by_call_id: HashMap<String, Sub>,
     /// A supervisor declared a major incident.
     pub major_incident: bool,
+    /// Something the service state shows changed outside the ACD's
+    /// events (the major incident): look again at the next settle.
+    pub changed: bool,
 }
 
 impl Subscriptions {
@@ -194,7 +197,7 @@ impl B2bua {
         match package {
             Package::Queue(q) => {
                 let cfg = self.queue_cfg(q);
-                let waiting = self.acd.waiting_calls(q).count();
+                let waiting = self.acd.waiting_len(q);
                 let state = if self.acd.logged_in(q) == 0 {
                     "Inactive"
                 } else if cfg.max_length.is_some_and(|m| waiting >= m as usize) {
@@ -213,7 +216,7 @@ impl B2bua {
             Package::Service => {
                 let all_full = self.cfg.queues.iter().enumerate().all(|(q, c)| {
                     c.max_length
-                        .is_some_and(|m| self.acd.waiting_calls(q).count() >= m as usize)
+                        .is_some_and(|m| self.acd.waiting_len(q) >= m as usize)
                 });
                 let (state, reason) = if !logged_in_any {
                     ("Unmanned", "no seat is logged in")
@@ -276,12 +279,20 @@ impl B2bua {
         }
     }
 
-    /// After what may have changed a queue or the centre: NOTIFY those
-    /// whose state changed (held back to one a second), end expired ones.
-    pub(super) fn refresh_subscriptions(&mut self, now: Instant, txs: &mut Transactions) {
+    /// End expired subscriptions and send the NOTIFYs held back; when a
+    /// queue or the centre `changed` (the ACD reported events), also NOTIFY
+    /// those whose state is different now (held back to one a second).
+    /// Without a change no state is looked at: this runs after every input.
+    pub(super) fn refresh_subscriptions(
+        &mut self,
+        now: Instant,
+        txs: &mut Transactions,
+        changed: bool,
+    ) {
         if self.subs.is_empty() {
             return;
         }
+        let changed = changed || std::mem::take(&mut self.subs.changed);
         let mut due = Vec::new();
         let packages: Vec<(String, Package, bool)> = self
             .subs
@@ -294,11 +305,15 @@ impl B2bua {
                 due.push((id, true));
                 continue;
             }
-            let body = self.state_body(package);
+            let body = if changed {
+                Some(self.state_body(package))
+            } else {
+                None
+            };
             let Some(sub) = self.subs.by_call_id.get_mut(&id) else {
                 continue;
             };
-            if body != sub.last || sub.dirty {
+            if sub.dirty || body.is_some_and(|b| b != sub.last) {
                 let ready = sub.last_sent.is_none_or(|t| now >= t + MIN_INTERVAL);
                 if ready {
                     due.push((id, false));
@@ -317,11 +332,5 @@ impl B2bua {
         if self.subs.by_call_id.remove(call_id).is_some() {
             tracing::info!(call_id, status, "subscription ended: its NOTIFY failed");
         }
-    }
-
-    /// A supervisor declares a major incident, or its end.
-    pub fn set_major_incident(&mut self, now: Instant, txs: &mut Transactions, on: bool) {
-        self.subs.major_incident = on;
-        self.refresh_subscriptions(now, txs);
     }
 }

@@ -93,12 +93,13 @@ impl B2bua {
         let qcfg = self.queue_cfg(queue);
         let full = qcfg
             .max_length
-            .is_some_and(|m| self.acd.waiting_calls(queue).count() >= m as usize);
+            .is_some_and(|m| self.acd.waiting_len(queue) >= m as usize);
         let refuse = full && qcfg.overflow.is_none();
         let media = if refuse {
             None
         } else {
-            self.open_call_media(now, id, &case, &req)
+            let offer = inputs.sdp.clone().and_then(|r| req.body.get(r));
+            self.open_call_media(now, id, &case, offer)
         };
         self.calls.insert(
             id,

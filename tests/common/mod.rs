@@ -337,12 +337,38 @@ pub fn udp_recv_all(s: &UdpSocket, wait: Duration) -> Vec<String> {
     std::iter::from_fn(|| udp_recv(s)).collect()
 }
 
-/// A header value from a message's text.
+/// A header value from a message's text (its head only, not the body).
 pub fn header_of<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines().find_map(|l| {
+    msg.split("\r\n\r\n").next()?.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+/// The most records an engine's log (at debug for the case log) said were
+/// durable: the largest `durable=` of its `committed` lines.
+pub fn reported_durable(log: &str) -> Option<u64> {
+    log.lines()
+        .filter(|l| l.contains("committed"))
+        .filter_map(|l| {
+            l.split("durable=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+}
+
+/// A `200 OK` to the request `req` (as a UA answers a NOTIFY or MESSAGE).
+pub fn ok_to(req: &str) -> String {
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
+    for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        ok.push_str(&format!("{h}: {}\r\n", header_of(req, h).unwrap_or("")));
+    }
+    ok.push_str("Content-Length: 0\r\n\r\n");
+    ok
 }
 
 /// Writes a baresip config directory for `user` registering at the engine.

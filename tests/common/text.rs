@@ -2,7 +2,7 @@
 //! socket at the trunk's address that sends SIP MESSAGEs and answers the
 //! engine's.
 
-use super::Engine;
+use super::{header_of, ok_to, Engine};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
@@ -12,13 +12,6 @@ pub struct Gateway {
     n: u32,
     /// MESSAGEs the engine sent us: their bodies.
     pub got: Vec<String>,
-}
-
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.split("\r\n\r\n").next()?.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 impl Gateway {
@@ -68,13 +61,8 @@ impl Gateway {
             return s.get(..3).and_then(|c| c.parse().ok());
         }
         if msg.starts_with("MESSAGE ") {
-            let mut ok = String::from("SIP/2.0 200 OK\r\n");
-            for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
-                ok.push_str(&format!("{h}: {}\r\n", header(&msg, h).unwrap()));
-            }
-            ok.push_str("Content-Length: 0\r\n\r\n");
-            self.sock.send_to(ok.as_bytes(), from).unwrap();
-            assert!(header(&msg, "Content-Type")
+            self.sock.send_to(ok_to(&msg).as_bytes(), from).unwrap();
+            assert!(header_of(&msg, "Content-Type")
                 .unwrap()
                 .starts_with("text/plain"));
             self.got
