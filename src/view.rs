@@ -9,7 +9,7 @@
 //! histories and older cases are the store's.
 
 use crate::caselog::{
-    Brief, CaseId, EndReason, Kind, LocationDetail, Record, TicketStatus, CALLBACK_DONE,
+    Brief, CallInfo, CaseId, EndReason, Kind, LocationDetail, Record, TicketStatus, CALLBACK_DONE,
 };
 use crate::operator::{Event, QueueStatus, SeatStatus, FALSE_CLASSES};
 use serde::Serialize;
@@ -56,17 +56,6 @@ pub struct TextMessageView {
     pub text: String,
 }
 
-/// What the call brought besides the caller (`call_info` record).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CallInfoView {
-    pub resource_priority: Option<String>,
-    pub emergency_call_id: Option<String>,
-    pub incident_id: Option<String>,
-    pub languages: Vec<String>,
-    pub history: Vec<String>,
-    pub unread: Vec<String>,
-}
-
 /// A case as an operator's screen and the wallboard see it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CaseView {
@@ -93,7 +82,7 @@ pub struct CaseView {
     /// The location the network sent with the call (kept when an operator
     /// sets another).
     pub network_location: Option<LocationView>,
-    pub info: Option<CallInfoView>,
+    pub info: Option<CallInfo>,
     /// `voice`, or `text` for a text call.
     pub channel: &'static str,
     /// A text call's conversation.
@@ -661,24 +650,7 @@ impl View {
                     c.location = Some(l);
                 }
             }
-            Kind::CallInfo {
-                resource_priority,
-                emergency_call_id,
-                incident_id,
-                languages,
-                history,
-                unread,
-                ..
-            } => {
-                c.info = Some(CallInfoView {
-                    resource_priority: resource_priority.clone(),
-                    emergency_call_id: emergency_call_id.clone(),
-                    incident_id: incident_id.clone(),
-                    languages: languages.clone(),
-                    history: history.clone(),
-                    unread: unread.clone(),
-                })
-            }
+            Kind::CallInfo(info) => c.info = Some(info.clone()),
             Kind::Ready { .. } => c.ready = true,
             Kind::Closed {} => c.closed_ms = Some(r.time_ms),
             Kind::Callback {

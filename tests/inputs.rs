@@ -84,14 +84,14 @@ fn info_of(n: &Net, case: &str) -> Option<Kind> {
         .iter()
         .find(|r| {
             r.case.as_ref().is_some_and(|c| c.as_str() == case)
-                && matches!(r.kind, Kind::CallInfo { .. })
+                && matches!(r.kind, Kind::CallInfo(_))
         })
         .map(|r| r.kind.clone())
 }
 
 fn unread(n: &Net, case: &str) -> Vec<String> {
     match info_of(n, case) {
-        Some(Kind::CallInfo { unread, .. }) => unread,
+        Some(Kind::CallInfo(info)) => info.unread,
         _ => Vec::new(),
     }
 }

@@ -6,7 +6,7 @@
 //! fail the call: what cannot be read is listed in the case (`unread`) and
 //! the call is queued all the same.
 
-use crate::caselog::{Kind, LocationDetail};
+use crate::caselog::{CallInfo, Kind, LocationDetail};
 use crate::config::Config;
 use crate::sip::body::{self, GeoRef, Location, Part};
 use crate::sip::rsip::Request;
@@ -245,7 +245,7 @@ pub(super) fn read(req: &Request, cfg: &Config) -> CallInputs {
         .map(|v| body::parse_geolocation_routing(v).allows_routing());
 
     unread.truncate(body::MAX_PROBLEMS);
-    let info = Kind::CallInfo {
+    let info = CallInfo {
         resource_priority: resource_priority.clone(),
         emergency_call_id: call_id,
         incident_id,
@@ -254,18 +254,8 @@ pub(super) fn read(req: &Request, cfg: &Config) -> CallInputs {
         geolocation_routing: routing,
         unread,
     };
-    if info
-        != (Kind::CallInfo {
-            resource_priority: None,
-            emergency_call_id: None,
-            incident_id: None,
-            languages: Vec::new(),
-            history: Vec::new(),
-            geolocation_routing: None,
-            unread: Vec::new(),
-        })
-    {
-        out.records.push(info);
+    if info != CallInfo::default() {
+        out.records.push(Kind::CallInfo(info));
     }
     out.records.extend(locations);
     out.resource_priority = resource_priority;

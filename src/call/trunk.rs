@@ -7,7 +7,7 @@ use super::overflow::CallTimer;
 use super::table::{Call, CallState};
 use super::{B2bua, Origin, RouteMatch};
 use crate::acd::CallId;
-use crate::caselog::{EndReason, Kind};
+use crate::caselog::{CallInfo, EndReason, Kind};
 use crate::operator::CallPhase;
 use crate::sip::rsip::{Request, Response};
 use crate::sip::{self, header, tag_of, uri_in, Echo, Peer, ResponseWriter};
@@ -80,10 +80,10 @@ impl B2bua {
             },
         );
         for kind in inputs.records {
-            if let Kind::CallInfo {
+            if let Kind::CallInfo(CallInfo {
                 geolocation_routing: Some(r),
                 ..
-            } = &kind
+            }) = &kind
             {
                 tracing::info!(case = %case, geolocation_routing = r, "Geolocation-Routing");
             }

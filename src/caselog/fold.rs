@@ -186,7 +186,7 @@ pub fn fold(records: impl IntoIterator<Item = Record>) -> Vec<Case> {
             Kind::Callback { outcome, by, .. } => c.callbacks.push(format!("{outcome} {by}")),
             Kind::Boot { .. }
             | Kind::Seat { .. }
-            | Kind::CallInfo { .. }
+            | Kind::CallInfo(_)
             | Kind::Lost { .. }
             | Kind::Unknown => {}
         }

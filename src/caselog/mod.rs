@@ -31,7 +31,7 @@ mod tests;
 pub use fold::{fold, Case};
 pub use journal::{CommitObserver, CommitStats, Journal, JournalHandle, DEFAULT_BUFFER_RECORDS};
 pub use record::{
-    caller_number, format_time, number_key, parse_time, Brief, BriefNote, CaseId, CaseIds,
-    EndReason, Kind, LocationDetail, LostRecord, Record, TicketStatus, CALLBACK_DONE,
+    caller_number, format_time, number_key, parse_time, Brief, BriefNote, CallInfo, CaseId,
+    CaseIds, EndReason, Kind, LocationDetail, LostRecord, Record, TicketStatus, CALLBACK_DONE,
 };
 pub use recovery::{read_journal, CaseLogError, Recovery};

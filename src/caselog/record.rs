@@ -180,31 +180,7 @@ pub enum Kind {
     },
     /// What the call brought besides the caller (NG112 / NENA i3 inputs):
     /// written after `opened` when there is any.
-    CallInfo {
-        /// `Resource-Priority` as sent (`esnet.1`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resource_priority: Option<String>,
-        /// `Call-Info;purpose=emergency-CallId` (RFC 7852).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        emergency_call_id: Option<String>,
-        /// `Call-Info;purpose=emergency-IncidentId`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        incident_id: Option<String>,
-        /// `Accept-Language` and SDP `a=lang`: an interpreter hint.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        languages: Vec<String>,
-        /// `History-Info` and `Diversion` entries: how the call got here.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        history: Vec<String>,
-        /// `Geolocation-Routing`: whether the network may route on the
-        /// location.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        geolocation_routing: Option<bool>,
-        /// What could not be read (a garbled body part, an unknown
-        /// location format...): the call went on without it.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        unread: Vec<String>,
-    },
+    CallInfo(CallInfo),
     /// A text message of a text call (SIP MESSAGE, text-to-112): from the
     /// caller, or from the operator (`by`).
     Text {
@@ -366,6 +342,35 @@ impl TicketStatus {
             _ => return None,
         })
     }
+}
+
+/// What a call brought besides the caller (NG112 / NENA i3 inputs): the
+/// `call_info` record, and the operator screen's `info`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallInfo {
+    /// `Resource-Priority` as sent (`esnet.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_priority: Option<String>,
+    /// `Call-Info;purpose=emergency-CallId` (RFC 7852).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_call_id: Option<String>,
+    /// `Call-Info;purpose=emergency-IncidentId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
+    /// `Accept-Language` and SDP `a=lang`: an interpreter hint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
+    /// `History-Info` and `Diversion` entries: how the call got here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
+    /// `Geolocation-Routing`: whether the network may route on the
+    /// location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geolocation_routing: Option<bool>,
+    /// What could not be read (a garbled body part, an unknown
+    /// location format...): the call went on without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
 }
 
 /// One record the writer had to drop: its case, its kind, its time.

@@ -777,7 +777,7 @@ pub fn kind_name(k: &Kind) -> &'static str {
         Kind::Classified { .. } => "classified",
         Kind::Note { .. } => "note",
         Kind::Located { .. } => "located",
-        Kind::CallInfo { .. } => "call_info",
+        Kind::CallInfo(_) => "call_info",
         Kind::Text { .. } => "text",
         Kind::Lost { .. } => "lost",
         Kind::Ready { .. } => "ready",

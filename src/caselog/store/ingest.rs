@@ -208,7 +208,7 @@ pub(super) fn record(c: &Connection, at: u64, len: u32, r: &Record) -> rusqlite:
             )?
         }
         Kind::Opened { .. }
-        | Kind::CallInfo { .. }
+        | Kind::CallInfo(_)
         | Kind::Lost { .. }
         | Kind::Suggested { .. }
         | Kind::Digit { .. }
