@@ -78,11 +78,7 @@ impl B2bua {
         if text.is_empty() {
             return self.reply(now, txs, &key, req, 400, "Empty Message", None, &[]);
         }
-        let caller = header(&req.headers, "P-Asserted-Identity")
-            .or_else(|| header(&req.headers, "From"))
-            .map(uri_in)
-            .unwrap_or("")
-            .to_string();
+        let caller = super::trunk::caller_of(req);
         self.reply(now, txs, &key, req, 200, "OK", None, &[]);
         let number = number_key(&caller);
         if let Some(id) = self.texts.get(&number).copied() {

@@ -14,6 +14,15 @@ use crate::sip::{self, header, tag_of, uri_in, Echo, Peer, ResponseWriter};
 use crate::transaction::{Transactions, TxKey};
 use std::time::Instant;
 
+/// Who is calling: the network's asserted identity, else the From.
+pub(super) fn caller_of(req: &Request) -> String {
+    header(&req.headers, "P-Asserted-Identity")
+        .or_else(|| header(&req.headers, "From"))
+        .map(uri_in)
+        .unwrap_or("")
+        .to_string()
+}
+
 impl B2bua {
     /// A new INVITE to a routed target (no To tag), from a trunk, an edge
     /// proxy or an authenticated seat. Opens the case, answers 180, queues
@@ -50,10 +59,7 @@ impl B2bua {
         let case = self.case_ids.next();
         let local_tag = self.token();
         let dialog = Dialog::answering(&req, &local_tag, src);
-        let caller = header(&req.headers, "P-Asserted-Identity")
-            .map(uri_in)
-            .unwrap_or_else(|| uri_in(&dialog.remote))
-            .to_string();
+        let caller = caller_of(&req);
         let inputs = super::inputs::read(&req, &self.cfg);
         if inputs.priority_bonus != 0 {
             priority = priority.saturating_add(inputs.priority_bonus);

@@ -139,7 +139,7 @@ pub(super) struct MarkBody {
     mark: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Empty {}
 
@@ -247,9 +247,7 @@ pub(super) async fn case_action(
             }
         }
         "ready" => {
-            if req.headers().contains_key(header::CONTENT_TYPE) {
-                JsonBody::<Empty>::from_request(req, &()).await?;
-            }
+            let Empty {} = optional_body(req).await?;
             Command::Ready { case: id.clone() }
         }
         "mark" => {
@@ -282,9 +280,7 @@ pub(super) async fn case_action(
             return ticket_json(&state, &id, &agency);
         }
         "accept" => {
-            if req.headers().contains_key(header::CONTENT_TYPE) {
-                JsonBody::<Empty>::from_request(req, &()).await?;
-            }
+            let Empty {} = optional_body(req).await?;
             Command::AcceptText { case: id.clone() }
         }
         "text" => {
@@ -295,9 +291,7 @@ pub(super) async fn case_action(
             }
         }
         "end-text" => {
-            if req.headers().contains_key(header::CONTENT_TYPE) {
-                JsonBody::<Empty>::from_request(req, &()).await?;
-            }
+            let Empty {} = optional_body(req).await?;
             Command::EndText { case: id.clone() }
         }
         "callback" => {
