@@ -92,16 +92,32 @@ pub enum CallOutput {
 /// Our own addresses, as Vias and Contacts name them.
 #[derive(Debug)]
 struct Local {
-    udp: SocketAddr,
-    tcp: Option<SocketAddr>,
-    udp_text: String,
-    tcp_text: Option<String>,
-    contact_udp: String,
-    contact_tcp: Option<String>,
+    udp: Own,
+    tcp: Option<Own>,
+    tls: Option<Own>,
+}
+
+/// One of our listening sockets: its address, sent-by and Contact.
+#[derive(Debug)]
+struct Own {
+    addr: SocketAddr,
+    text: String,
+    contact: String,
+}
+
+impl Own {
+    fn new(addr: SocketAddr, contact: String) -> Own {
+        Own {
+            addr,
+            text: addr.to_string(),
+            contact,
+        }
+    }
 }
 
 impl Local {
     fn new(cfg: &Config) -> Local {
+        use crate::config::ListenTransport as L;
         let local = |t| {
             cfg.sip
                 .listen
@@ -109,40 +125,38 @@ impl Local {
                 .find(|l| l.transport == t)
                 .map(|l| l.addr)
         };
-        let udp = local(crate::config::ListenTransport::Udp)
-            .or(local(crate::config::ListenTransport::Tcp))
+        let udp = local(L::Udp)
+            .or(local(L::Tcp))
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
-        let tcp = local(crate::config::ListenTransport::Tcp);
         Local {
-            udp_text: udp.to_string(),
-            tcp_text: tcp.map(|a| a.to_string()),
-            contact_udp: format!("<sip:siaga112@{udp}>"),
-            contact_tcp: tcp.map(|a| format!("<sip:siaga112@{a};transport=tcp>")),
-            udp,
-            tcp,
+            udp: Own::new(udp, format!("<sip:siaga112@{udp}>")),
+            tcp: local(L::Tcp).map(|a| Own::new(a, format!("<sip:siaga112@{a};transport=tcp>"))),
+            // Over TLS our Contact is a SIPS URI (RFC 3261 §26.2.1, RFC 5630):
+            // requests back to us must come over TLS too.
+            tls: local(L::Tls).map(|a| Own::new(a, format!("<sips:siaga112@{a}>"))),
         }
     }
 
+    fn own(&self, t: Transport) -> &Own {
+        let o = match t {
+            Transport::Udp => None,
+            Transport::Tcp => self.tcp.as_ref(),
+            Transport::Tls => self.tls.as_ref(),
+        };
+        o.unwrap_or(&self.udp)
+    }
+
     fn addr(&self, t: Transport) -> SocketAddr {
-        match (t, self.tcp) {
-            (Transport::Tcp, Some(a)) => a,
-            _ => self.udp,
-        }
+        self.own(t).addr
     }
 
     /// Sent-by of our Via.
     fn via(&self, t: Transport) -> &str {
-        match (t, &self.tcp_text) {
-            (Transport::Tcp, Some(a)) => a,
-            _ => &self.udp_text,
-        }
+        &self.own(t).text
     }
 
     fn contact(&self, t: Transport) -> &str {
-        match (t, &self.contact_tcp) {
-            (Transport::Tcp, Some(c)) => c,
-            _ => &self.contact_udp,
-        }
+        &self.own(t).contact
     }
 }
 

@@ -274,7 +274,10 @@ impl B2bua {
         };
         let echo = Echo::from_request(req);
         let mut w = ResponseWriter::new(&echo, status, &sip::reason_safe(&reason), None);
-        let t = if header(&req.headers, "Via").is_some_and(|v| v.contains("/TCP")) {
+        let via = header(&req.headers, "Via").unwrap_or_default();
+        let t = if via.contains("/TLS") {
+            Transport::Tls
+        } else if via.contains("/TCP") {
             Transport::Tcp
         } else {
             Transport::Udp

@@ -33,6 +33,21 @@ pub struct Config {
     pub store: StoreConfig,
     /// Rate limits, password-guessing bans, addresses never limited.
     pub security: SecurityConfig,
+    /// The certificate for `tls:` listeners and the HTTPS console.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[tls]`: the engine's certificate (SIP over TLS, HTTPS console).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM: the certificate, then its chain.
+    pub certificate: PathBuf,
+    /// PEM: its private key.
+    pub key: PathBuf,
+    /// PEM: the authorities a peer's certificate is checked against when
+    /// the engine opens a TLS connection itself (a seat or trunk whose own
+    /// connection is gone). None: only connections peers opened carry TLS.
+    pub ca: Option<PathBuf>,
 }
 
 /// An agency that acts on cases (`[[agency]]`): the fire brigade, the
@@ -80,6 +95,8 @@ pub struct HttpConfig {
     pub utc_offset_h: i64,
     /// The reasons an operator picks from to pause.
     pub pause_reasons: Vec<String>,
+    /// The console on HTTPS with `[tls]`'s certificate.
+    pub https: bool,
 }
 
 /// A console user that is no seat: a supervisor or agency staff.
@@ -195,6 +212,7 @@ pub struct Listen {
 pub enum ListenTransport {
     Udp,
     Tcp,
+    Tls,
 }
 
 /// An operator position; its softphone registers as `user`.

@@ -39,6 +39,17 @@ pub(super) struct RawConfig {
     pub(super) store: RawStore,
     #[serde(default)]
     pub(super) security: RawSecurity,
+    #[serde(default)]
+    pub(super) tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) certificate: String,
+    pub(super) key: String,
+    #[serde(default)]
+    pub(super) ca: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +122,8 @@ pub(super) struct RawHttp {
     pub(super) utc_offset_h: i64,
     #[serde(default = "default_pause_reasons")]
     pub(super) pause_reasons: Vec<String>,
+    #[serde(default)]
+    pub(super) https: bool,
 }
 pub(super) fn default_utc_offset() -> i64 {
     7

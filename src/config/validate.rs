@@ -74,6 +74,7 @@ impl RawConfig {
             },
         };
         let security = super::security::validate(self.security)?;
+        let tls = tls(self.tls, &sip, &http)?;
         Ok(Config {
             sip,
             acd,
@@ -92,8 +93,46 @@ impl RawConfig {
             agencies,
             store,
             security,
+            tls,
         })
     }
+}
+
+/// `[tls]`: needed by `tls:` listeners and `http.https`; the files are
+/// read when the sockets are bound.
+fn tls(
+    raw: Option<RawTls>,
+    sip: &SipConfig,
+    http: &HttpConfig,
+) -> Result<Option<TlsConfig>, ConfigError> {
+    let wanted = sip
+        .listen
+        .iter()
+        .any(|l| l.transport == ListenTransport::Tls);
+    let Some(t) = raw else {
+        if wanted {
+            return Err(invalid(
+                "sip.listen",
+                "a tls: entry needs [tls] certificate and key",
+            ));
+        }
+        if http.https {
+            return Err(invalid("http.https", "needs [tls] certificate and key"));
+        }
+        return Ok(None);
+    };
+    let path = |key: &str, v: &str| {
+        if v.trim().is_empty() {
+            Err(invalid(key, "must name a PEM file"))
+        } else {
+            Ok(PathBuf::from(v))
+        }
+    };
+    Ok(Some(TlsConfig {
+        certificate: path("tls.certificate", &t.certificate)?,
+        key: path("tls.key", &t.key)?,
+        ca: t.ca.as_deref().map(|c| path("tls.ca", c)).transpose()?,
+    }))
 }
 
 /// `[[agency]]`: ids unique names, categories configured ones.
@@ -407,6 +446,7 @@ fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
             lang: "id".into(),
             utc_offset_h: super::raw::default_utc_offset(),
             pause_reasons: super::raw::default_pause_reasons(),
+            https: false,
         });
     };
     let addr = |key: &str, v: &str| {
@@ -448,6 +488,7 @@ fn http(raw: Option<RawHttp>) -> Result<HttpConfig, ConfigError> {
         session_hours: h.session_hours,
         lang: h.lang,
         utc_offset_h: h.utc_offset_h,
+        https: h.https,
         pause_reasons: h.pause_reasons,
     })
 }
@@ -638,7 +679,7 @@ impl RawSip {
             listen.push(parse_listen(l).ok_or_else(|| {
                 invalid(
                     "sip.listen",
-                    format!("{l:?} is not of the form udp:ADDR:PORT or tcp:ADDR:PORT"),
+                    format!("{l:?} is not of the form udp:, tcp: or tls:ADDR:PORT"),
                 )
             })?);
         }
@@ -731,6 +772,7 @@ fn parse_listen(s: &str) -> Option<Listen> {
     let transport = match t.to_ascii_lowercase().as_str() {
         "udp" => ListenTransport::Udp,
         "tcp" => ListenTransport::Tcp,
+        "tls" => ListenTransport::Tls,
         _ => return None,
     };
     let addr: SocketAddr = addr.parse().ok()?;

@@ -315,7 +315,17 @@ impl Core {
                     continue;
                 }
             };
-            tracing::info!(seat = %user, "seat {}", if registered { "registered" } else { "unregistered" });
+            if registered {
+                let via = self.registrar.bindings(&user).first().map(|b| b.source);
+                tracing::info!(
+                    seat = %user,
+                    transport = %via.map_or("", |p| p.transport.via_name()),
+                    from = %via.map_or(String::new(), |p| p.addr.to_string()),
+                    "seat registered"
+                );
+            } else {
+                tracing::info!(seat = %user, "seat unregistered");
+            }
             self.b2bua.seat_registered(self.now, &user, registered);
         }
     }

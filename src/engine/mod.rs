@@ -8,6 +8,7 @@ pub mod media;
 pub mod prompts;
 pub mod recorder;
 mod sip;
+pub mod tls;
 pub mod udp;
 
 pub use sip::Bound;
@@ -18,7 +19,7 @@ use crate::core::{Core, Input, Output};
 use crate::operator::{CallPhase, CallStatus, Event};
 use crate::sip::{Peer, Transport};
 use bytes::Bytes;
-use sip::{flush, readable, tcp_acceptor, transmit_tcp, Connections};
+use sip::{flush, readable, tcp_acceptor, tls_acceptor, transmit_stream, Connections};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,10 +257,21 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let max = cfg.sip.max_message_bytes;
     let (ev_tx, mut ev_rx) = mpsc::channel::<SocketEvent>(16384);
-    let conns = Arc::new(Connections::default());
+    let conns = Arc::new(Connections::new(bound.tls_client.clone()));
 
     for listener in bound.tcp {
         tokio::spawn(tcp_acceptor(listener, ev_tx.clone(), conns.clone(), max));
+    }
+    if let Some(config) = &bound.tls_server {
+        for listener in bound.tls {
+            tokio::spawn(tls_acceptor(
+                listener,
+                config.clone(),
+                ev_tx.clone(),
+                conns.clone(),
+                max,
+            ));
+        }
     }
     // UDP is read and written here, in batches, not by tasks: see `udp`.
     let udp = bound.udp;
@@ -572,7 +584,9 @@ fn drain(core: &mut Core, s: &mut Sinks<'_>) -> Instant {
         match core.poll_output() {
             Output::Transmit { peer, data } => match peer.transport {
                 Transport::Udp => s.outbox.push(peer.addr, data),
-                Transport::Tcp => transmit_tcp(s.conns, s.ev_tx, peer, data, s.max),
+                Transport::Tcp | Transport::Tls => {
+                    transmit_stream(s.conns, s.ev_tx, peer, data, s.max)
+                }
             },
             Output::Record(r) => s.journal.append(r),
             Output::Event(e) => {

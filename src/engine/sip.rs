@@ -1,6 +1,7 @@
 //! The SIP sockets: UDP bound with large buffers and kernel arrival
-//! stamps, read and written in batches by the run loop; TCP connections
-//! with their own tasks and framing, feeding the run loop's channel.
+//! stamps, read and written in batches by the run loop; TCP and TLS
+//! connections with their own tasks and framing, feeding the run loop's
+//! channel.
 
 use super::udp::{self, SendQueue, Sent};
 use super::SocketEvent;
@@ -14,29 +15,40 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_rustls::rustls;
 
-/// The TCP connections of the engine, shared by the connection tasks and
-/// the run loop (the one map the shell truly shares).
-#[derive(Default)]
+/// The TCP and TLS connections of the engine, shared by the connection
+/// tasks and the run loop (the one map the shell truly shares).
 pub(super) struct Connections {
     writers: DashMap<ConnId, mpsc::UnboundedSender<Bytes>>,
-    by_addr: DashMap<SocketAddr, ConnId>,
+    by_addr: DashMap<(Transport, SocketAddr), ConnId>,
     next: AtomicU64,
+    /// For TLS connections the engine opens itself (None: it opens none).
+    tls_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Connections {
-    fn add(&self, addr: SocketAddr, tx: mpsc::UnboundedSender<Bytes>) -> ConnId {
+    pub(super) fn new(tls_client: Option<Arc<rustls::ClientConfig>>) -> Connections {
+        Connections {
+            writers: DashMap::new(),
+            by_addr: DashMap::new(),
+            next: AtomicU64::new(0),
+            tls_client,
+        }
+    }
+    fn add(&self, peer: Peer, tx: mpsc::UnboundedSender<Bytes>) -> ConnId {
         let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
         self.writers.insert(id, tx);
-        self.by_addr.insert(addr, id);
+        self.by_addr.insert((peer.transport, peer.addr), id);
         id
     }
-    fn remove(&self, id: ConnId, addr: SocketAddr) {
+    fn remove(&self, id: ConnId, peer: Peer) {
         self.writers.remove(&id);
-        self.by_addr.remove_if(&addr, |_, v| *v == id);
+        self.by_addr
+            .remove_if(&(peer.transport, peer.addr), |_, v| *v == id);
     }
 }
 
@@ -45,6 +57,10 @@ impl Connections {
 pub struct Bound {
     pub(super) udp: Vec<Arc<UdpSocket>>,
     pub(super) tcp: Vec<TcpListener>,
+    pub(super) tls: Vec<TcpListener>,
+    /// `[tls]`'s certificate, read once (a `tls:` listener needs it).
+    pub(super) tls_server: Option<Arc<rustls::ServerConfig>>,
+    pub(super) tls_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Bound {
@@ -52,12 +68,22 @@ impl Bound {
         let mut b = Bound {
             udp: Vec::new(),
             tcp: Vec::new(),
+            tls: Vec::new(),
+            tls_server: None,
+            tls_client: None,
         };
         for l in &cfg.sip.listen {
             match l.transport {
                 ListenTransport::Udp => b.udp.push(Arc::new(bind_udp(l.addr)?)),
                 ListenTransport::Tcp => b.tcp.push(TcpListener::bind(l.addr).await?),
+                ListenTransport::Tls => b.tls.push(TcpListener::bind(l.addr).await?),
             }
+        }
+        if let Some(t) = &cfg.tls {
+            if !b.tls.is_empty() {
+                b.tls_server = Some(super::tls::server_config(t, &[])?);
+            }
+            b.tls_client = super::tls::client_config(t)?;
         }
         Ok(b)
     }
@@ -72,6 +98,11 @@ impl Bound {
         for s in &self.tcp {
             if let Ok(a) = s.local_addr() {
                 v.push((Transport::Tcp, a));
+            }
+        }
+        for s in &self.tls {
+            if let Ok(a) = s.local_addr() {
+                v.push((Transport::Tls, a));
             }
         }
         v
@@ -153,7 +184,10 @@ pub(super) fn readable(
     })
 }
 
-pub(super) fn transmit_tcp(
+/// Sends over the peer's connection (TCP or TLS), opening one when there
+/// is none (RFC 3261 §18.2.2; over TLS only with `[tls] ca` to check the
+/// peer's certificate against).
+pub(super) fn transmit_stream(
     conns: &Arc<Connections>,
     ev_tx: &mpsc::Sender<SocketEvent>,
     peer: Peer,
@@ -163,7 +197,12 @@ pub(super) fn transmit_tcp(
     let id = peer
         .conn
         .filter(|id| conns.writers.contains_key(id))
-        .or_else(|| conns.by_addr.get(&peer.addr).map(|e| *e.value()));
+        .or_else(|| {
+            conns
+                .by_addr
+                .get(&(peer.transport, peer.addr))
+                .map(|e| *e.value())
+        });
     if let Some(id) = id {
         if let Some(w) = conns.writers.get(&id) {
             if w.send(data.clone()).is_ok() {
@@ -171,22 +210,57 @@ pub(super) fn transmit_tcp(
             }
         }
     }
-    // No live connection: open one (RFC 3261 §18.2.2).
     let (ev_tx, conns) = (ev_tx.clone(), conns.clone());
     tokio::spawn(async move {
-        match TcpStream::connect(peer.addr).await {
-            Ok(stream) => {
-                let (w_tx, w_rx) = mpsc::unbounded_channel();
-                let _ = w_tx.send(data);
-                let id = conns.add(peer.addr, w_tx);
-                tcp_connection(stream, peer.addr, id, w_rx, ev_tx, conns, max).await;
-            }
+        let opened = match connect(&conns, peer).await {
+            Ok(s) => s,
             Err(e) => {
-                tracing::debug!(to = %peer.addr, error = %e, "TCP connect failed");
+                tracing::debug!(to = %peer.addr, transport = peer.transport.via_name(), error = %e, "connect failed");
                 let _ = ev_tx.send(SocketEvent::TransportError(peer.addr)).await;
+                return;
             }
+        };
+        let (w_tx, w_rx) = mpsc::unbounded_channel();
+        let _ = w_tx.send(data);
+        let peer = Peer {
+            conn: Some(conns.add(peer, w_tx)),
+            ..peer
+        };
+        match opened {
+            Opened::Tcp(s) => connection(s, peer, w_rx, ev_tx, conns, max).await,
+            Opened::Tls(s) => connection(*s, peer, w_rx, ev_tx, conns, max).await,
         }
     });
+}
+
+enum Opened {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// How long a TLS handshake may take, ours or a peer's.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn connect(conns: &Connections, peer: Peer) -> std::io::Result<Opened> {
+    if peer.transport != Transport::Tls {
+        let s = TcpStream::connect(peer.addr).await?;
+        let _ = s.set_nodelay(true);
+        return Ok(Opened::Tcp(s));
+    }
+    let Some(client) = conns.tls_client.clone() else {
+        return Err(std::io::Error::other(
+            "no [tls] ca to check the peer's certificate against",
+        ));
+    };
+    let s = TcpStream::connect(peer.addr).await?;
+    let _ = s.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::IpAddress(peer.addr.ip().into());
+    let tls = tokio_rustls::TlsConnector::from(client);
+    match tokio::time::timeout(HANDSHAKE, tls.connect(name, s)).await {
+        Ok(Ok(s)) => Ok(Opened::Tls(Box::new(s))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
 }
 
 pub(super) async fn tcp_acceptor(
@@ -200,11 +274,11 @@ pub(super) async fn tcp_acceptor(
             Ok((stream, addr)) => {
                 let _ = stream.set_nodelay(true);
                 let (w_tx, w_rx) = mpsc::unbounded_channel();
-                let id = conns.add(addr, w_tx);
-                tokio::spawn(tcp_connection(
+                let peer = Peer::tcp(addr, None);
+                let peer = Peer::tcp(addr, Some(conns.add(peer, w_tx)));
+                tokio::spawn(connection(
                     stream,
-                    addr,
-                    id,
+                    peer,
                     w_rx,
                     ev_tx.clone(),
                     conns.clone(),
@@ -219,24 +293,83 @@ pub(super) async fn tcp_acceptor(
     }
 }
 
-async fn tcp_connection(
-    stream: TcpStream,
-    addr: SocketAddr,
-    id: ConnId,
-    mut w_rx: mpsc::UnboundedReceiver<Bytes>,
+/// Handshakes at once per TLS listener: more are closed unanswered, so
+/// that a flood of half-open handshakes costs bounded memory and CPU.
+const MAX_HANDSHAKES: usize = 256;
+
+pub(super) async fn tls_acceptor(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
     ev_tx: mpsc::Sender<SocketEvent>,
     conns: Arc<Connections>,
     max: usize,
 ) {
-    let (mut rd, mut wr) = stream.into_split();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let mut refused = 0u64;
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "TLS accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = pending.clone().try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(%addr, refused, "too many TLS handshakes at once: connection closed");
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (acceptor, ev_tx, conns) = (acceptor.clone(), ev_tx.clone(), conns.clone());
+        tokio::spawn(async move {
+            let shake = tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await;
+            drop(permit);
+            let stream = match shake {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%addr, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let (w_tx, w_rx) = mpsc::unbounded_channel();
+            let peer = Peer::tls(addr, None);
+            let peer = Peer::tls(addr, Some(conns.add(peer, w_tx)));
+            connection(stream, peer, w_rx, ev_tx, conns, max).await;
+        });
+    }
+}
+
+/// One connection's framing, reading and writing, until either side ends.
+async fn connection<S>(
+    stream: S,
+    peer: Peer,
+    mut w_rx: mpsc::UnboundedReceiver<Bytes>,
+    ev_tx: mpsc::Sender<SocketEvent>,
+    conns: Arc<Connections>,
+    max: usize,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let Some(id) = peer.conn else {
+        return;
+    };
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = tokio::spawn(async move {
         while let Some(data) = w_rx.recv().await {
-            if wr.write_all(&data).await.is_err() {
+            if wr.write_all(&data).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
         }
+        let _ = wr.shutdown().await;
     });
-    let peer = Peer::tcp(addr, Some(id));
     let mut framer = Framer::new(max);
     'read: loop {
         match rd.read_buf(framer.buffer_mut()).await {
@@ -281,6 +414,6 @@ async fn tcp_connection(
             }
         }
     }
-    conns.remove(id, addr);
+    conns.remove(id, peer);
     writer.abort();
 }

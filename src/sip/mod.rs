@@ -23,17 +23,20 @@ pub use write::{Echo, ResponseWriter};
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS (RFC 3261 §26.2): framed as TCP.
+    Tls,
 }
 
 impl Transport {
     /// Reliable transports need no retransmissions (RFC 3261 §17).
     pub fn reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }
@@ -62,6 +65,13 @@ impl Peer {
     pub fn tcp(addr: SocketAddr, conn: Option<ConnId>) -> Peer {
         Peer {
             transport: Transport::Tcp,
+            addr,
+            conn,
+        }
+    }
+    pub fn tls(addr: SocketAddr, conn: Option<ConnId>) -> Peer {
+        Peer {
+            transport: Transport::Tls,
             addr,
             conn,
         }
@@ -698,14 +708,25 @@ pub fn uri_in(value: &str) -> &str {
 }
 
 /// Where to send a request for `uri`: its host if it is an address, else
-/// the fallback (the peer we know the other side by).
+/// the fallback (the peer we know the other side by). A `sips:` URI or
+/// `transport=tls` goes over TLS (port 5061 by default, RFC 3261 §26.2),
+/// `transport=tcp` over TCP; a connection the fallback has to that very
+/// address and transport is reused.
 pub fn resolve(uri: &str, fallback: Peer) -> Peer {
     let Ok(u) = rsip::Uri::try_from(uri) else {
         return fallback;
     };
-    let tcp = u.params.iter().any(
-        |p| matches!(p, rsip::Param::Transport(t) if t.to_string().eq_ignore_ascii_case("tcp")),
-    );
+    let param = u.params.iter().find_map(|p| match p {
+        rsip::Param::Transport(t) => Some(t.to_string().to_ascii_lowercase()),
+        _ => None,
+    });
+    let sips = matches!(u.scheme, Some(rsip::Scheme::Sips));
+    let transport = match param.as_deref() {
+        _ if sips => Some(Transport::Tls),
+        Some("tls") => Some(Transport::Tls),
+        Some("tcp") => Some(Transport::Tcp),
+        _ => None,
+    };
     let ip = match &u.host_with_port.host {
         rsip::Host::IpAddr(ip) => *ip,
         rsip::Host::Domain(d) => match d.to_string().parse() {
@@ -717,21 +738,24 @@ pub fn resolve(uri: &str, fallback: Peer) -> Peer {
         .host_with_port
         .port
         .map(|p| p.value().to_owned())
-        .unwrap_or(5060);
+        .unwrap_or(if transport == Some(Transport::Tls) {
+            5061
+        } else {
+            5060
+        });
     let addr = SocketAddr::new(ip, port);
-    if tcp {
-        Peer::tcp(
+    match transport {
+        Some(t) => Peer {
+            transport: t,
             addr,
-            if fallback.addr == addr {
+            conn: if fallback.addr == addr && fallback.transport == t {
                 fallback.conn
             } else {
                 None
             },
-        )
-    } else if fallback.transport == Transport::Tcp && fallback.addr == addr {
-        fallback
-    } else {
-        Peer::udp(addr)
+        },
+        None if fallback.transport.reliable() && fallback.addr == addr => fallback,
+        None => Peer::udp(addr),
     }
 }
 

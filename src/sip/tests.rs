@@ -502,3 +502,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sips_and_transport_tls_resolve_to_tls() {
+    use super::{resolve, ConnId, Peer, Transport};
+    let udp = Peer::udp("127.0.0.1:5090".parse().unwrap());
+    let p = resolve("sips:op1@127.0.0.1", udp);
+    assert_eq!(
+        (p.transport, p.addr.port(), p.conn),
+        (Transport::Tls, 5061, None)
+    );
+    let p = resolve("sip:op1@127.0.0.1:5070;transport=TLS", udp);
+    assert_eq!((p.transport, p.addr.port()), (Transport::Tls, 5070));
+    // The connection a TLS peer has to that address is reused, a TCP one is not.
+    let conn = Peer::tls("127.0.0.1:5070".parse().unwrap(), Some(ConnId(7)));
+    assert_eq!(resolve("sips:op1@127.0.0.1:5070", conn).conn, Some(ConnId(7)));
+    let tcp = Peer::tcp("127.0.0.1:5070".parse().unwrap(), Some(ConnId(8)));
+    let p = resolve("sips:op1@127.0.0.1:5070", tcp);
+    assert_eq!((p.transport, p.conn), (Transport::Tls, None));
+    assert_eq!(resolve("sip:op1@127.0.0.1:5070;transport=tcp", tcp), tcp);
+    assert_eq!(resolve("sip:op1@127.0.0.1:5070", tcp), tcp);
+}

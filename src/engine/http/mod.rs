@@ -11,6 +11,7 @@
 
 mod api;
 mod feed;
+mod https;
 mod metrics;
 mod security_metrics;
 pub mod session;
@@ -203,6 +204,11 @@ pub fn start(
     };
     let listener = bind(listen)?;
     let addr = listener.local_addr()?;
+    let tls = match (&cfg.tls, cfg.http.https) {
+        (Some(t), true) => Some(super::tls::server_config(t, &[b"http/1.1"])?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let metrics_listener = cfg.http.metrics_listen.map(bind).transpose()?;
     let metrics_addr = match &metrics_listener {
         Some(l) => Some(l.local_addr()?),
@@ -262,8 +268,8 @@ pub fn start(
     let (stop_tx, stop_rx) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("console".into())
-        .spawn(move || serve(state, listener, metrics_listener, feed_rx, stop_rx))?;
-    tracing::info!(url = %format!("http://{addr}/"), "console");
+        .spawn(move || serve(state, listener, tls, metrics_listener, feed_rx, stop_rx))?;
+    tracing::info!(url = %format!("{scheme}://{addr}/"), "console");
     if let Some(m) = metrics_addr.filter(|m| *m != addr) {
         tracing::info!(url = %format!("http://{m}/metrics"), "metrics");
     }
@@ -280,6 +286,7 @@ pub fn start(
 fn serve(
     state: Arc<AppState>,
     listener: std::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     metrics_listener: Option<std::net::TcpListener>,
     feed: mpsc::UnboundedReceiver<Feed>,
     stop: oneshot::Receiver<()>,
@@ -316,8 +323,18 @@ fn serve(
             });
         }
         let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = async move {
+            match tls {
+                Some(config) => {
+                    use axum::serve::ListenerExt;
+                    let l = https::TlsListener::new(main, config)?;
+                    axum::serve(l.tap_io(|_| ()), app).await
+                }
+                None => axum::serve(main, app).await,
+            }
+        };
         tokio::select! {
-            r = axum::serve(main, app) => {
+            r = served => {
                 if let Err(e) = r {
                     tracing::error!(error = %e, "console server stopped");
                 }

@@ -90,8 +90,10 @@ pub(super) async fn login(
         nonce: crate::engine::http::session::nonce()
             .map_err(|_| ApiError::unavailable("no randomness for a session"))?,
     };
+    // Over HTTPS the cookie is never sent in the clear (Secure).
+    let secure = if state.cfg.http.https { "; Secure" } else { "" };
     let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         state.keys.issue(&ticket),
         hours * 3600
     );
