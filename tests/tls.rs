@@ -60,7 +60,7 @@ fn connect(config: &Arc<rustls::ClientConfig>, port: u16, name: &str) -> std::io
 }
 
 /// Reads one SIP message (head and Content-Length body) off the stream.
-fn read_message(s: &mut Tls, buf: &mut Vec<u8>) -> Option<String> {
+fn read_message(s: &mut impl Read, buf: &mut Vec<u8>) -> Option<String> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
@@ -104,18 +104,27 @@ max_wait_s = 60
 
 /// An engine with a `tls:` listener on its own port; returns it and that port.
 fn tls_engine(rest: &str) -> (Engine, u16, std::path::PathBuf) {
+    tls_engine_with("keepalive_s = 0", "", rest)
+}
+
+fn tls_engine_with(
+    sip_extra: &str,
+    tls_extra: &str,
+    rest: &str,
+) -> (Engine, u16, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
     let tls_port = free_port();
     let rest = format!(
-        "{ROUTING}{SEATS}\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n{rest}",
+        "{ROUTING}{SEATS}\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n{}\n{rest}",
         cert.display(),
-        key.display()
+        key.display(),
+        tls_extra.replace("{cert}", &cert.display().to_string())
     );
     let e = Engine::start_listening(
         dir,
         &format!(", \"tls:127.0.0.1:{tls_port}\""),
-        "keepalive_s = 0",
+        sip_extra,
         "",
         &rest,
     );
@@ -123,10 +132,21 @@ fn tls_engine(rest: &str) -> (Engine, u16, std::path::PathBuf) {
 }
 
 fn register(s: &mut Tls, tls_port: u16, local: &str, cseq: u32, auth: &str) {
+    register_contact(s, tls_port, local, local, cseq, auth)
+}
+
+fn register_contact(
+    s: &mut impl Write,
+    tls_port: u16,
+    local: &str,
+    contact: &str,
+    cseq: u32,
+    auth: &str,
+) {
     let msg = format!(
         "REGISTER sips:127.0.0.1:{tls_port} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKtls{cseq}\r\n\
          Max-Forwards: 70\r\nFrom: <sips:op1@127.0.0.1>;tag=t1\r\nTo: <sips:op1@127.0.0.1>\r\n\
-         Call-ID: tls-reg-1\r\nCSeq: {cseq} REGISTER\r\nContact: <sips:op1@{local}>\r\nExpires: 120\r\n\
+         Call-ID: tls-reg-1\r\nCSeq: {cseq} REGISTER\r\nContact: <sips:op1@{contact}>\r\nExpires: 120\r\n\
          {auth}Content-Length: 0\r\n\r\n"
     );
     s.write_all(msg.as_bytes()).unwrap();
@@ -506,4 +526,92 @@ fn a_tls_listener_without_a_certificate_is_a_clear_error() {
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("tls.certificate"), "{text}");
+}
+
+/// A seat whose Contact is its own TLS listener (`nat = "never"`): the
+/// engine opens the connection itself, checking the seat's certificate
+/// against `[tls] ca`.
+#[test]
+fn the_engine_opens_a_tls_connection_to_a_seat_it_can_verify() {
+    let (e, tls_port, cert) =
+        tls_engine_with("keepalive_s = 0\nnat = \"never\"", "ca = \"{cert}\"", "");
+    // The seat listens for TLS with the same certificate (it is for 127.0.0.1).
+    let key = cert.with_extension("key");
+    let server = {
+        use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        )
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let seat_addr = listener.local_addr().unwrap().to_string();
+
+    let config = client(&cert);
+    let mut s = connect(&config, tls_port, "127.0.0.1").expect("TLS handshake");
+    let local = s.sock.local_addr().unwrap().to_string();
+    let mut buf = Vec::new();
+    register_contact(&mut s, tls_port, &local, &seat_addr, 1, "");
+    let challenge = read_message(&mut s, &mut buf).expect("401");
+    let auth = authorization(&challenge, &format!("sips:127.0.0.1:{tls_port}"));
+    register_contact(&mut s, tls_port, &local, &seat_addr, 2, &auth);
+    let ok = read_message(&mut s, &mut buf).expect("200");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}\n{}", e.log());
+    // The REGISTER's connection closes; the engine must reach the Contact.
+    drop(s);
+
+    let target = e.target();
+    let trunk = std::thread::spawn(move || {
+        sipp_to(
+            &target,
+            "trunk_call.xml",
+            &["-s", "112", "-m", "1", "-d", "500"],
+            Duration::from_secs(20),
+        )
+    });
+    listener.set_nonblocking(false).unwrap();
+    let (tcp, _) = listener.accept().expect("the engine connects to the seat");
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let conn = rustls::ServerConnection::new(server).unwrap();
+    let mut seat = rustls::StreamOwned::new(conn, tcp);
+    let mut buf = Vec::new();
+    let invite =
+        read_message(&mut seat, &mut buf).expect("INVITE over the engine's TLS connection");
+    assert!(
+        first_line(&invite).starts_with(&format!("INVITE sips:op1@{seat_addr}")),
+        "{invite}"
+    );
+    let sdp = "v=0\r\no=seat 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4012 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    let contact = format!("<sips:op1@{seat_addr}>");
+    seat.write_all(answer(&invite, "200 OK", &contact, sdp).as_bytes())
+        .unwrap();
+    seat.flush().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        let Some(m) = read_message(&mut seat, &mut buf) else {
+            break;
+        };
+        if first_line(&m).starts_with("BYE ") {
+            seat.write_all(answer(&m, "200 OK", "", "").as_bytes())
+                .unwrap();
+            seat.flush().unwrap();
+            break;
+        }
+    }
+    let r = trunk.join().unwrap();
+    assert!(r.ok, "{}\n{}", r.output, e.log());
+    let ev = one_case(&wait_ended(&e, 1));
+    assert_eq!(ended(&ev)["seat"], "op1");
+    assert_eq!(ended(&ev)["reason"], "completed");
 }

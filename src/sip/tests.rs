@@ -516,7 +516,10 @@ fn sips_and_transport_tls_resolve_to_tls() {
     assert_eq!((p.transport, p.addr.port()), (Transport::Tls, 5070));
     // The connection a TLS peer has to that address is reused, a TCP one is not.
     let conn = Peer::tls("127.0.0.1:5070".parse().unwrap(), Some(ConnId(7)));
-    assert_eq!(resolve("sips:op1@127.0.0.1:5070", conn).conn, Some(ConnId(7)));
+    assert_eq!(
+        resolve("sips:op1@127.0.0.1:5070", conn).conn,
+        Some(ConnId(7))
+    );
     let tcp = Peer::tcp("127.0.0.1:5070".parse().unwrap(), Some(ConnId(8)));
     let p = resolve("sips:op1@127.0.0.1:5070", tcp);
     assert_eq!((p.transport, p.conn), (Transport::Tls, None));
