@@ -276,6 +276,9 @@ pub struct View {
     pub seq: u64,
     /// The time of the last record applied (unix ms).
     pub now_ms: u64,
+    /// The password-guessing bans in force, as last reported (the screen
+    /// leaves out those past their end).
+    pub bans: Arc<[crate::operator::Ban]>,
 }
 
 pub use crate::caselog::caller_number;
@@ -498,6 +501,7 @@ impl View {
                 }
             }
             Event::Case(r) => self.record(r),
+            Event::Bans(b) => self.bans = b.clone(),
         }
     }
 

@@ -866,3 +866,80 @@ async fn an_ng112_call_shows_its_location_priority_and_languages() {
     assert_eq!(located.last().unwrap()["lat"], -6.2088);
     op.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_supervisor_sees_a_password_guessing_ban_and_lifts_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let rest = format!(
+        "{}\n[security]\nban_after = 3\n",
+        console_config(port, dir.path(), "")
+    );
+    let e = Engine::start_in(dir, "retry_s = 30", &rest);
+    let base = format!("http://127.0.0.1:{port}");
+    let driver = Driver::start();
+    let profiles = tempfile::tempdir().unwrap();
+    let sup = browser(&driver, &profiles.path().join("sup"), 1600, 900).await;
+    sign_in(&sup, &base, "sup", SUP_PASSWORD).await;
+    wait(
+        &sup,
+        "the wallboard",
+        "document.querySelector('#wallboard') && !document.body.classList.contains('loading')",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        js(
+            &sup,
+            "return document.querySelector('#bans').hidden;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "no ban yet, no panel"
+    );
+
+    // op2's desk phone has an old password: three failures ban the name.
+    let r = sipp(
+        &e,
+        "register_wrong_password.xml",
+        &["-s", "op2", "-au", "op2", "-ap", "old-password", "-m", "3"],
+        Duration::from_secs(15),
+    );
+    assert!(r.ok, "{}", r.output);
+    assert!(e.wait_log("security: ban-user user=op2", Duration::from_secs(3)));
+    wait(
+        &sup,
+        "the ban on the wallboard",
+        "!document.querySelector('#bans').hidden && document.querySelector('#ban-rows tr[data-kind=user][data-key=op2]')",
+        Duration::from_secs(5),
+    )
+    .await;
+    let row = text(&sup, "#ban-rows tr[data-kind=user]").await;
+    assert!(row.contains("op2") && row.contains('3'), "{row}");
+    shot(&sup, "wallboard-ban.png").await;
+    // While banned, even the right password is refused.
+    let refused = sipp(
+        &e,
+        "register.xml",
+        &["-s", "op2", "-au", "op2", "-ap", "secret2", "-m", "1"],
+        Duration::from_secs(15),
+    );
+    assert!(!refused.ok, "a banned user is refused: {}", refused.output);
+
+    click(&sup, "[data-testid='lift-user-op2']").await;
+    wait(
+        &sup,
+        "the ban lifted",
+        "document.querySelector('#bans').hidden",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(e.wait_log("security: unban user=op2 by=sup", Duration::from_secs(3)));
+    // The phone with the fixed password registers now.
+    register_seat(&e, "op2", free_port());
+    let errors = js(&sup, "return (window.__errors || []).length;", vec![]).await;
+    assert!(errors == json!(0) || errors == Value::Null);
+    sup.close().await.unwrap();
+}

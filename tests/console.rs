@@ -595,3 +595,62 @@ fn after_a_restart_the_figures_histories_and_sessions_are_back() {
     );
     assert_eq!(d.body["class"], "prank");
 }
+
+/// `GET /api/bans` and `POST /api/bans/lift`: supervisors only, clear 4xx
+/// for the rest, and the bans event reaches the supervisor's stream only.
+#[test]
+fn bans_are_listed_and_lifted_by_the_supervisor_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let rest = format!(
+        "{}\n[security]\nban_after = 2\n",
+        console_config(http, dir.path(), "")
+    );
+    let e = Engine::start_in(dir, "retry_s = 30", &rest);
+    let sup = Api::signed_in(http, "sup", SUP_PASSWORD);
+    let op = Api::signed_in(http, "op1", "secret1");
+    let mut sup_events = sup.events();
+    let mut op_events = op.events();
+    assert_eq!(sup.get("/api/bans").body["bans"], json!([]));
+    assert_eq!(op.get("/api/bans").status, 403);
+
+    let r = sipp(
+        &e,
+        "register_wrong_password.xml",
+        &["-s", "op3", "-au", "op3", "-ap", "guess", "-m", "2"],
+        Duration::from_secs(15),
+    );
+    assert!(r.ok, "{}", r.output);
+    let ev = sup_events.wait("bans", Duration::from_secs(5), |d| {
+        d["bans"].as_array().is_some_and(|b| !b.is_empty())
+    });
+    assert!(ev.is_some(), "the supervisor is told of the ban");
+    let bans = sup.get("/api/bans").body["bans"].clone();
+    assert_eq!(bans.as_array().unwrap().len(), 1, "{bans}");
+    assert_eq!(bans[0]["kind"], "user");
+    assert_eq!(bans[0]["key"], "op3");
+    assert_eq!(bans[0]["failures"], 2);
+    assert!(bans[0]["until_ms"].as_u64().unwrap() > 0);
+    assert_eq!(
+        sup.get("/api/state").body["bans"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(op.get("/api/state").body["bans"], json!([]));
+    assert!(
+        op_events.drain().iter().all(|(t, _)| t != "bans"),
+        "operators do not get the bans"
+    );
+
+    let lift = |api: &Api, kind: &str, key: &str| {
+        api.post("/api/bans/lift", Some(json!({ "kind": kind, "key": key })))
+    };
+    assert_eq!(lift(&op, "user", "op3").status, 403);
+    assert_eq!(lift(&sup, "mac", "op3").status, 400);
+    assert_eq!(lift(&sup, "user", "op9").status, 404);
+    assert_eq!(lift(&sup, "source", "not-an-address").status, 404);
+    let ok = lift(&sup, "user", "op3");
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(sup.get("/api/bans").body["bans"], json!([]));
+    assert_eq!(lift(&sup, "user", "op3").status, 404, "lifted once");
+    assert!(e.wait_log("security: unban user=op3 by=sup", Duration::from_secs(2)));
+}

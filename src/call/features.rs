@@ -67,9 +67,11 @@ impl B2bua {
             Err(e @ (CommandError::WrongState(_) | CommandError::UnknownCase)) => {
                 Some((409, "Conflict", e))
             }
-            Err(e @ (CommandError::UnknownSeat | CommandError::UnknownTicket)) => {
-                Some((404, "Not Found", e))
-            }
+            Err(
+                e @ (CommandError::UnknownSeat
+                | CommandError::UnknownTicket
+                | CommandError::UnknownBan),
+            ) => Some((404, "Not Found", e)),
             Err(e @ CommandError::NotAllowed) => Some((403, "Forbidden", e)),
             Err(e @ CommandError::Invalid(_)) => Some((400, "Bad Request", e)),
         };

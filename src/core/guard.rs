@@ -11,8 +11,10 @@
 //! failures, which still count towards the user.
 
 use super::Core;
+use super::Output;
+use crate::operator::{Actor, Ban, CommandError, Done, Event};
 use crate::registrar::{Challenge, Reply};
-use crate::security::{Bans, Class, RateLimits, SecurityCounters};
+use crate::security::{BanKind, Bans, Class, RateLimits, SecurityCounters};
 use crate::sip::rsip::Request;
 use crate::sip::{self, Peer};
 use std::net::IpAddr;
@@ -28,11 +30,15 @@ pub(super) struct Guard {
     in_force: (usize, usize),
     /// One line a second for messages dropped by a limit or a ban.
     log: crate::ratelimit::RateLimit,
+    /// The wall clock (unix ms) when the core started: bans end at a time
+    /// of day on the console.
+    wall_ms: u64,
 }
 
 impl Guard {
-    pub(super) fn new(cfg: &crate::config::Config, now: Instant) -> Guard {
+    pub(super) fn new(cfg: &crate::config::Config, now: Instant, wall_ms: u64) -> Guard {
         Guard {
+            wall_ms,
             limits: RateLimits::new(&cfg.security, now),
             bans: Bans::new(&cfg.security, now),
             counters: SecurityCounters::default(),
@@ -41,11 +47,15 @@ impl Guard {
         }
     }
 
-    pub(super) fn housekeep(&mut self, now: Instant) {
+    /// Sweeps the tables; true when the bans in force changed.
+    pub(super) fn housekeep(&mut self, now: Instant) -> bool {
         self.limits.housekeep(now);
         if self.bans.housekeep(now) {
+            let before = self.in_force;
             self.in_force = self.bans.in_force(now);
+            return self.in_force != before;
         }
+        false
     }
 }
 
@@ -63,7 +73,9 @@ impl Core {
     /// Whether a message may go on to be parsed: false drops it (a banned
     /// source, or over its rate limit), counted and logged once a second.
     pub(super) fn admit(&mut self, now: Instant, peer: Peer, data: &[u8]) -> bool {
-        self.guard.housekeep(now);
+        if self.guard.housekeep(now) {
+            self.bans_changed(now);
+        }
         let Some(method) = method_of(data) else {
             return true;
         };
@@ -173,6 +185,7 @@ impl Core {
                 let imposed = self.guard.bans.failure(now, ip, trusted, user);
                 if !imposed.is_empty() {
                     self.guard.in_force = self.guard.bans.in_force(now);
+                    self.bans_changed(now);
                 }
                 for kind in imposed {
                     match kind {
@@ -198,9 +211,52 @@ impl Core {
         self.guard.limits.rates()
     }
 
-    /// Every ban in force now (for the console, later).
+    /// Every ban in force now.
     pub fn bans(&self) -> Vec<crate::security::BanStatus> {
         self.guard.bans.list(self.now)
+    }
+
+    /// Tells the screens every ban in force now.
+    fn bans_changed(&mut self, now: Instant) {
+        let wall = self.guard.wall_ms + self.ms(now);
+        let list: Vec<Ban> = self
+            .guard
+            .bans
+            .list(now)
+            .into_iter()
+            .map(|b| Ban {
+                kind: b.kind.as_str(),
+                key: b.key,
+                until_ms: wall + b.remaining.as_millis() as u64,
+                failures: b.failures,
+                strikes: b.strikes,
+                other: b.other,
+            })
+            .collect();
+        self.out.push_back(Output::Event(Event::Bans(list.into())));
+    }
+
+    /// `Command::LiftBan`: the supervisor ends a ban.
+    pub(super) fn lift_ban(
+        &mut self,
+        now: Instant,
+        by: &Actor,
+        kind: BanKind,
+        key: &str,
+    ) -> Result<Done, CommandError> {
+        if !self.guard.bans.lift(now, kind, key) {
+            return Err(CommandError::UnknownBan);
+        }
+        self.guard.in_force = self.guard.bans.in_force(now);
+        tracing::warn!(
+            target: "siaga112::security",
+            "security: unban {}={} by={}",
+            kind.as_str(),
+            crate::security::log_safe(key),
+            crate::security::log_safe(&by.user)
+        );
+        self.bans_changed(now);
+        Ok(Done::BanLifted)
     }
 }
 

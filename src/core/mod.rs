@@ -142,7 +142,7 @@ impl Core {
                 t4: cfg.sip.t4,
             }),
             registrar: Registrar::new(&cfg, now, secret),
-            guard: guard::Guard::new(&cfg, now),
+            guard: guard::Guard::new(&cfg, now, wall_ms),
             b2bua: B2bua::new(
                 cfg.clone(),
                 now,
@@ -237,7 +237,13 @@ impl Core {
             }
             Input::TransportError { addr } => self.txs.transport_failed(addr),
             Input::Command { id, by, command } => {
-                let result = self.b2bua.apply(now, &by, command);
+                let result = match command {
+                    c @ Command::LiftBan { .. } => c.authorize(&by).and_then(|()| match c {
+                        Command::LiftBan { kind, key } => self.lift_ban(now, &by, kind, &key),
+                        _ => unreachable!("matched above"),
+                    }),
+                    command => self.b2bua.apply(now, &by, command),
+                };
                 self.replies.push_back(Output::Reply { id, result });
             }
             Input::Media(ev) => self.b2bua.on_media_event(now, &mut self.txs, ev),

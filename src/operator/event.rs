@@ -17,6 +17,26 @@ pub enum Event {
     Call(CallStatus),
     /// A case's new record (the same one the journal gets).
     Case(Arc<Record>),
+    /// The password-guessing bans in force changed (one imposed, lifted,
+    /// or gone): all of them now.
+    Bans(Arc<[Ban]>),
+}
+
+/// A ban in force, as the supervisor's screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Ban {
+    /// `source` (an address, dropped) or `user` (a name, refused).
+    pub kind: &'static str,
+    /// The address or the user name (made safe for a log line).
+    pub key: String,
+    /// When it ends (unix ms).
+    pub until_ms: u64,
+    /// The failed attempts that led to it.
+    pub failures: u32,
+    /// Bans of this key still remembered, this one included.
+    pub strikes: u32,
+    /// The user of the last failure for a source ban, the source for a user ban.
+    pub other: String,
 }
 
 /// What a seat is doing, as its screen and the wallboard show it.

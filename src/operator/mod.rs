@@ -5,7 +5,7 @@
 
 mod event;
 
-pub use event::{CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
+pub use event::{Ban, CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
 
 use crate::caselog::{Brief, CaseId, TicketStatus};
 use std::fmt;
@@ -129,6 +129,12 @@ pub enum Command {
     /// The supervisor declares a major incident (or its end): the
     /// network's `emergency-ServiceState` says MajorIncidentInProgress.
     MajorIncident { on: bool },
+    /// The supervisor lifts a password-guessing ban (an operator who
+    /// mistyped, a desk phone with an old password now fixed).
+    LiftBan {
+        kind: crate::security::BanKind,
+        key: String,
+    },
 }
 
 /// What a call-back attempt came to.
@@ -179,7 +185,9 @@ impl Command {
     pub fn authorize(&self, by: &Actor) -> Result<(), CommandError> {
         match (&by.role, self) {
             (Role::Supervisor, _) => {}
-            (_, Command::MajorIncident { .. }) => return Err(CommandError::NotAllowed),
+            (_, Command::MajorIncident { .. } | Command::LiftBan { .. }) => {
+                return Err(CommandError::NotAllowed)
+            }
             // An agency moves its own tickets on, nothing else.
             (Role::Agency { agency }, Command::TicketStep { agency: a, .. }) if agency == a => {}
             (Role::Agency { .. }, _) => return Err(CommandError::NotAllowed),
@@ -292,6 +300,8 @@ pub enum Done {
     Case { case: CaseId },
     /// The centre's declared state.
     Service { major_incident: bool },
+    /// The ban is lifted.
+    BanLifted,
     /// A ticket is at `status` now.
     Ticket {
         case: CaseId,
@@ -309,6 +319,8 @@ pub enum CommandError {
     UnknownCase,
     /// No such agency, or no ticket of it for the case.
     UnknownTicket,
+    /// No ban in force on that address or user.
+    UnknownBan,
     /// Not in this state (e.g. pausing a seat that is on a call).
     WrongState(String),
     /// The actor may not do this.
@@ -323,6 +335,7 @@ impl fmt::Display for CommandError {
             CommandError::UnknownSeat => f.write_str("no such seat"),
             CommandError::UnknownCase => f.write_str("no such case"),
             CommandError::UnknownTicket => f.write_str("no such agency or ticket"),
+            CommandError::UnknownBan => f.write_str("no ban in force on that address or user"),
             CommandError::WrongState(s) => write!(f, "not possible while {s}"),
             CommandError::NotAllowed => f.write_str("not allowed"),
             CommandError::Invalid(why) => f.write_str(why),

@@ -34,6 +34,15 @@ pub enum BanKind {
     User,
 }
 
+impl BanKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BanKind::Source => "source",
+            BanKind::User => "user",
+        }
+    }
+}
+
 /// A ban in force, for the console and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BanStatus {
@@ -258,6 +267,27 @@ impl Bans {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+
+    /// Ends a ban in force on `key` (an address for [`BanKind::Source`]);
+    /// its failures are forgotten, its strikes kept (the next ban is still
+    /// longer). False: no ban in force on it.
+    pub fn lift(&mut self, now: Instant, kind: BanKind, key: &str) -> bool {
+        let t = match kind {
+            BanKind::Source => match key.parse::<IpAddr>() {
+                Ok(ip) => self.sources.get_mut(&ip),
+                Err(_) => None,
+            },
+            BanKind::User => self.users.get_mut(key),
+        };
+        match t {
+            Some(t) if t.banned(now) => {
+                t.banned_until = None;
+                t.failures = 0;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Bans in force now: sources, users.

@@ -571,7 +571,7 @@ impl<'a> World<'a> {
                 let _ = q.queue;
                 self.queue_change(q.waiting);
             }
-            Event::Case(_) => {}
+            Event::Case(_) | Event::Bans(_) => {}
         }
     }
 

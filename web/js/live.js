@@ -7,7 +7,7 @@ import { api, ApiError } from './api.js';
 import { fmtDuration, none } from './format.js';
 import { setText } from './dom.js';
 
-const EVENT_TYPES = ['hello', 'seat', 'queue', 'call', 'call-ended', 'figures', 'ticket', 'case-closed', 'callbacks'];
+const EVENT_TYPES = ['hello', 'seat', 'queue', 'call', 'call-ended', 'figures', 'ticket', 'case-closed', 'callbacks', 'bans'];
 
 /** Whether ticket `a` is a later word on its ticket than `b` (a re-sent ticket, then seq, then steps). */
 export function ticketNewer(a, b) {
@@ -30,6 +30,8 @@ export class LiveModel {
     this.closed = new Map();
     /** How many cases wait for a call back (null: not told). */
     this.callbacks = null;
+    /** Password-guessing bans in force (supervisors only). */
+    this.bans = [];
     this.offset = 0; // server clock minus ours, in ms
     this.ready = false;
   }
@@ -54,6 +56,7 @@ export class LiveModel {
     for (const c of this.calls.values()) for (const tk of c.tickets || []) this.putTicket(tk);
     this.closed = new Map();
     this.callbacks = Number.isFinite(state.callbacks) ? state.callbacks : null;
+    this.bans = state.bans || [];
     this.ready = true;
   }
 
@@ -94,6 +97,9 @@ export class LiveModel {
         break;
       case 'callbacks':
         if (data && Number.isFinite(data.count)) this.callbacks = data.count;
+        break;
+      case 'bans':
+        if (data && Array.isArray(data.bans)) this.bans = data.bans;
         break;
       default:
         break;

@@ -1,7 +1,7 @@
 // The supervisor's wallboard: queues, seats, live calls and today's figures,
 // from GET api/state and then the live events.
 import { initI18n, t, label, onLangChange } from './i18n.js';
-import { api, loadMe, ApiError, homeFor } from './api.js';
+import { api, loadMe, ApiError, homeFor, errorText } from './api.js';
 import { h, fill, byId, setText } from './dom.js';
 import { stripUri, fmtPercent, fmtNumber, fmtDate, fmtTime, none } from './format.js';
 import { startLive, startTicker, setTimer, clearTimer } from './live.js';
@@ -53,6 +53,7 @@ function renderAll() {
   renderCalls();
   renderDispatch();
   renderFigures();
+  renderBans();
   tick(model.now());
 }
 
@@ -65,6 +66,7 @@ function onEvent(type) {
     case 'figures': renderFigures(); renderDispatch(); break;
     case 'ticket': renderDispatch(); break;
     case 'callbacks': renderFigures(); break;
+    case 'bans': renderBans(); break;
     default: break;
   }
 }
@@ -288,10 +290,58 @@ function renderFigures() {
   }));
 }
 
+// ---------------------------------------------------------------- bans
+
+/** The bans not yet over at `now`. */
+function bansInForce(now) {
+  return (model.bans || []).filter((b) => b.until_ms > now);
+}
+
+function renderBans() {
+  const box = byId('bans');
+  const bans = bansInForce(model.now());
+  box.hidden = bans.length === 0;
+  box.dataset.count = String(bans.length);
+  setText(byId('ban-count'), String(bans.length));
+  fill(byId('ban-rows'), bans.map((b) => {
+    const lift = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-lift', 'data-testid': `lift-${b.kind}-${b.key}`,
+      title: t('bans.lift_title', { key: b.key }),
+    }, t('bans.lift'));
+    lift.addEventListener('click', () => liftBan(b, lift));
+    return h('tr', { dataset: { kind: b.kind, key: b.key, until: String(b.until_ms) } },
+      h('td', null,
+        h('span', { class: 'badge badge-small' }, t(`bans.kind.${b.kind}`)), ' ',
+        h('span', { class: 'mono' }, b.key),
+        b.other ? h('span', { class: 'fig-sub ban-other' }, ' ', t(`bans.other.${b.kind}`, { other: b.other })) : null,
+        b.strikes > 1 ? h('span', { class: 'fig-sub' }, ' · ', t('bans.strikes', { n: b.strikes })) : null),
+      h('td', { class: 'num' }, fmtNumber(b.failures)),
+      h('td', { class: 'num' }, fmtTime(b.until_ms)),
+      h('td', null, lift));
+  }));
+}
+
+async function liftBan(b, button) {
+  button.disabled = true;
+  const err = byId('ban-error');
+  err.hidden = true;
+  try {
+    await api('POST', 'api/bans/lift', { kind: b.kind, key: b.key });
+    // The `bans` event brings the new list; take this one off at once.
+    model.bans = (model.bans || []).filter((x) => !(x.kind === b.kind && x.key === b.key));
+    renderBans();
+  } catch (e) {
+    button.disabled = false;
+    setText(err, errorText(e));
+    err.hidden = false;
+  }
+}
+
 // ---------------------------------------------------------------- every tick
 
 function tick(now) {
   setText(byId('wb-clock'), fmtTime(now));
+  if (Number(byId('bans').dataset.count) !== bansInForce(now).length) renderBans();
   for (const card of byId('queues').children) {
     const oldest = Number(card.dataset.oldest);
     const s = Number.isFinite(oldest) && card.dataset.oldest ? (now - oldest) / 1000 : 0;

@@ -100,6 +100,10 @@ fn apply(state: &AppState, events: &[Event]) {
                     }
                 }
                 Event::Call(c) => outs.push(Out::Call(c.case.clone())),
+                Event::Bans(b) => {
+                    let data = json!({ "bans": &**b, "seq": v.seq }).to_string();
+                    outs.push(Out::Ready(msg("bans", data, Audience::Supervisors)));
+                }
                 Event::Case(r) => {
                     let Some(case) = &r.case else { continue };
                     if matches!(

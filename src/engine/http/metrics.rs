@@ -193,7 +193,7 @@ impl Metrics {
     pub fn event(&self, e: &Event, view: &View) {
         match e {
             Event::Case(r) => self.record(r, view),
-            Event::Queue(_) | Event::Seat(_) | Event::Call(_) => {}
+            Event::Queue(_) | Event::Seat(_) | Event::Call(_) | Event::Bans(_) => {}
         }
     }
 

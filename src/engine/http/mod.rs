@@ -75,6 +75,8 @@ pub(crate) enum Viewer {
 pub(crate) enum Audience {
     /// Operators and supervisors (seats, queues, figures, call-backs).
     Staff,
+    /// Supervisors only (bans).
+    Supervisors,
     /// Supervisors, and the operators of these seats (a call's events).
     Seats(Vec<Arc<str>>),
     /// A ticket: its agency's users, supervisors, and the operators of
@@ -90,7 +92,7 @@ impl Viewer {
         match (self, a) {
             (Viewer::Supervisor, _) => true,
             (Viewer::Agency(mine), Audience::Ticket { agency, .. }) => mine == agency,
-            (Viewer::Agency(_), _) => false,
+            (Viewer::Agency(_), _) | (Viewer::Operator(_), Audience::Supervisors) => false,
             (Viewer::Operator(_), Audience::Staff) => true,
             (Viewer::Operator(seat), Audience::Seats(s) | Audience::Ticket { seats: s, .. }) => {
                 s.iter().any(|x| **x == **seat)

@@ -369,3 +369,36 @@ pub(super) async fn service(
     command(&state, &s.actor, cmd).await?;
     Ok(axum::Json(json!({ "major_incident": b.major_incident })))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LiftBody {
+    kind: String,
+    key: String,
+}
+
+/// `POST /api/bans/lift {"kind": "source"|"user", "key": "..."}`: the
+/// supervisor ends a password-guessing ban (404 when none is in force).
+pub(super) async fn lift_ban(
+    State(state): St,
+    Acting(s): Acting,
+    req: Request,
+) -> Result<axum::Json<Value>, ApiError> {
+    let JsonBody(b) = JsonBody::<LiftBody>::from_request(req, &()).await?;
+    let kind = match b.kind.as_str() {
+        "source" => crate::security::BanKind::Source,
+        "user" => crate::security::BanKind::User,
+        _ => return Err(ApiError::bad_request("kind is \"source\" or \"user\"")),
+    };
+    if b.key.is_empty() || b.key.len() > 128 {
+        return Err(ApiError::bad_request("key is 1 to 128 characters"));
+    }
+    let cmd = Command::LiftBan {
+        kind,
+        key: b.key.clone(),
+    };
+    command(&state, &s.actor, cmd).await?;
+    Ok(axum::Json(
+        json!({ "lifted": { "kind": b.kind, "key": b.key } }),
+    ))
+}

@@ -104,9 +104,10 @@ impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> ApiError {
         let m = e.to_string();
         match e {
-            CommandError::UnknownSeat | CommandError::UnknownCase | CommandError::UnknownTicket => {
-                ApiError::not_found(&m)
-            }
+            CommandError::UnknownSeat
+            | CommandError::UnknownCase
+            | CommandError::UnknownTicket
+            | CommandError::UnknownBan => ApiError::not_found(&m),
             CommandError::NotAllowed => ApiError::forbidden(&m),
             CommandError::Invalid(_) => ApiError::bad_request(m),
             CommandError::WrongState(s) => ApiError {
@@ -298,6 +299,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/export", get(export))
         .route("/api/seats/{seat}/{action}", post(seat_action))
         .route("/api/service", post(service))
+        .route("/api/bans", get(bans))
+        .route("/api/bans/lift", post(lift_ban))
         .route("/api/{*rest}", axum::routing::any(api_not_found));
     if state.metrics_here {
         api = api.route("/metrics", get(metrics));

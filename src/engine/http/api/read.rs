@@ -77,6 +77,7 @@ pub(super) async fn state_all(State(state): St, s: Session) -> Result<axum::Json
         "tickets": tickets,
         "callbacks": v.callbacks_due.len(),
         "figures": &v.figures,
+        "bans": if matches!(s.actor.role, Role::Supervisor) { bans_in_force(&v) } else { Vec::new() },
     })))
 }
 
@@ -208,6 +209,20 @@ pub(super) fn range(state: &AppState, q: &HashMap<String, String>) -> Result<(u6
     let day = |k: &str| q.get(k).map_or(today.as_str(), String::as_str).to_string();
     crate::caselog::store::day_range(&day("from"), &day("to"), state.cfg.http.utc_offset_h)
         .map_err(ApiError::bad_request)
+}
+
+/// `GET /api/bans` (supervisors): the password-guessing bans in force.
+pub(super) async fn bans(State(state): St, s: Session) -> Result<axum::Json<Value>, ApiError> {
+    supervisor(&s)?;
+    Ok(axum::Json(
+        json!({ "now_ms": wall_ms(), "bans": bans_in_force(&read_view(&state)) }),
+    ))
+}
+
+/// The bans the view holds that have not ended yet.
+fn bans_in_force(v: &View) -> Vec<&crate::operator::Ban> {
+    let now = wall_ms();
+    v.bans.iter().filter(|b| b.until_ms > now).collect()
 }
 
 fn supervisor(s: &Session) -> Result<(), ApiError> {
