@@ -3,7 +3,7 @@
 #
 #   scripts/loadtest.sh [--rate CPS] [--calls N] [--seats N] [--talk MS]
 #                       [--baseline [--repeat N]] [--step] [--bin PATH] [--keep] [--media]
-#                       [--console]
+#                       [--console] [--flood RPS]
 #
 # Builds the release binary, starts the engine with a generated config of N
 # seats, registers every seat with its Contact on one SIPp UAS (which answers
@@ -30,6 +30,11 @@
 #             Chromium through chromedriver, scripts/console_watch.py) on the
 #             supervisor's wallboard, subscribed to the event stream, for the
 #             whole run; the engine's CPU then includes the console's thread.
+# --flood RPS each run twice: once as it is, then again while a stranger
+#             (scripts/flood.py, on 127.0.0.1) sends RPS unauthenticated
+#             REGISTER and INVITE a second; the trunk and the seats are on
+#             ::1 for both, so the flood's source is no trunk. Prints the
+#             setup p99 with the flood over the one without (goal: <= 2).
 # Everything it starts is stopped at the end; nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +51,7 @@ BASELINE=0
 REPEAT=1
 STEP=0
 BIN=""
+FLOOD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
@@ -60,7 +66,8 @@ while [ $# -gt 0 ]; do
     --step) STEP=1; shift ;;
     --keep) KEEP=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
-    -h|--help) sed -n 2,33p "$0"; exit 0 ;;
+    --flood) FLOOD=$2; shift 2 ;;
+    -h|--help) sed -n 2,38p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -102,7 +109,15 @@ while True:
     except OSError: pass'
 }
 
-SIPP_COMMON=(-i 127.0.0.1 -nostdin -buff_size 4194304)
+# With --flood the trunk and the seats are on ::1 and the stranger on
+# 127.0.0.1; otherwise everything is on 127.0.0.1.
+if [ "$FLOOD" -gt 0 ]; then
+  [ "$BASELINE" = 0 ] && [ "$STEP" = 0 ] || { echo "--flood goes without --baseline and --step" >&2; exit 2; }
+  SIPP_HOST="[::1]"; SIPP_IP="::1"; TRUNK_PEER="::1/128"
+else
+  SIPP_HOST="127.0.0.1"; SIPP_IP="127.0.0.1"; TRUNK_PEER="127.0.0.1/32"
+fi
+SIPP_COMMON=(-i "$SIPP_IP" -nostdin -buff_size 4194304)
 HZ=$(getconf CLK_TCK)
 # CPU ticks (user + system) of the given processes.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
@@ -118,7 +133,7 @@ drive() {
   local target=$1 uas=$2 rate=$3 calls=$4 label=$5; shift 5
   local dir="$WORK/$label"; mkdir -p "$dir"
   local limit=$((calls > 20000 ? 20000 : calls)) secs=$((calls / rate + 30))
-  ( cd "$dir" && exec timeout $((secs + 20)) sipp "127.0.0.1:$target" -sn uas -p "$uas" "${SIPP_COMMON[@]}" \
+  ( cd "$dir" && exec timeout $((secs + 20)) sipp "$SIPP_HOST:$target" -sn uas -p "$uas" "${SIPP_COMMON[@]}" \
       -m "$calls" -timeout "${secs}s" >/dev/null 2>&1 ) &
   local uas_pid=$!
   sleep 0.3
@@ -129,7 +144,7 @@ drive() {
   thread_ticks "$1" > "$dir/threads0"
   cpu0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
   set +e
-  ( cd "$dir" && timeout $((secs + 10)) sipp "127.0.0.1:$target" -sf "$SIPP_DIR/trunk_load.xml" -s 112 \
+  ( cd "$dir" && timeout $((secs + 10)) sipp "$SIPP_HOST:$target" -sf "$SIPP_DIR/trunk_load.xml" -s 112 \
       -p "$(free_port)" "${SIPP_COMMON[@]}" -r "$rate" -m "$calls" -l "$limit" -d "$TALK" \
       -timeout "${secs}s" -recv_timeout 10000 -trace_stat -stf trunk_stat.csv -fd 1 \
       -trace_rtt -rtt_freq 1 >/dev/null 2>"$dir/trunk.err" )
@@ -178,7 +193,7 @@ UAS_PORT=$(free_port)
 {
   cat <<EOF
 [sip]
-listen = ["udp:127.0.0.1:$PORT"]
+listen = ["udp:127.0.0.1:$PORT"$([ "$FLOOD" -gt 0 ] && echo ", \"udp:[::1]:$PORT\"")]
 realm = "siaga112"
 # No OPTIONS keep-alives: SIPp's built-in uas counts each seat's keep-alive
 # exchange as a call of its -m, and no UAS listens between runs.
@@ -186,7 +201,7 @@ keepalive_s = 0
 
 [[trunk]]
 name = "load"
-peers = ["127.0.0.1/32"]
+peers = ["$TRUNK_PEER"]
 
 [[route]]
 match = ["112"]
@@ -225,7 +240,7 @@ ENGINE=$!
 PIDS+=("$ENGINE")
 for _ in $(seq 1 100); do grep -q "siaga112 is running" "$WORK/engine.log" && break; sleep 0.05; done
 for i in $(seq 1 "$SEATS"); do
-  timeout 15 sipp "127.0.0.1:$PORT" -sf "$SIPP_DIR/register.xml" -s "s$i" -au "s$i" -ap pw -m 1 \
+  timeout 15 sipp "$SIPP_HOST:$PORT" -sf "$SIPP_DIR/register.xml" -s "s$i" -au "s$i" -ap pw -m 1 \
     -p "$UAS_PORT" "${SIPP_COMMON[@]}" -timeout 10s -timeout_error >/dev/null 2>&1 \
     || { echo "seat s$i did not register" >&2; exit 1; }
 done
@@ -324,6 +339,27 @@ else
     if [ "$(python3 -c "import json;r=json.load(open('$WORK/engine-$k.result'));print(1 if r['failed'] or r['rc'] else 0)")" = 1 ]; then
       FAILED=1
     fi
+    if [ "$FLOOD" -gt 0 ]; then
+      python3 scripts/flood.py --target "127.0.0.1:$PORT" --rate "$FLOOD" \
+        --seconds $((CALLS / RATE + 3)) > "$WORK/flood-$k.log" 2>&1 &
+      FLOODER=$!
+      PIDS+=("$FLOODER")
+      sleep 1
+      drive "$PORT" "$UAS_PORT" "$RATE" "$CALLS" "flood-$k" "$ENGINE"
+      wait "$FLOODER" || true
+      summary "flood-$k" "siaga112 with a flood of $FLOOD REGISTER+INVITE/s from a stranger"
+      sed 's/^/  /' "$WORK/flood-$k.log"
+      python3 - "$WORK/engine-$k.result" "$WORK/flood-$k.result" <<'EOF'
+import json, sys
+q, f = (json.load(open(p)) for p in sys.argv[1:3])
+ratio = f['p99'] / q['p99'] if q['p99'] > 0 else float('nan')
+print(f"setup p99 with the flood / without: {f['p99']:.2f} / {q['p99']:.2f} ms = {ratio:.2f} (goal <= 2); "
+      f"failed calls with the flood: {f['failed']}")
+EOF
+      if [ "$(python3 -c "import json;r=json.load(open('$WORK/flood-$k.result'));print(1 if r['failed'] or r['rc'] else 0)")" = 1 ]; then
+        FAILED=1
+      fi
+    fi
     [ "$BASELINE" = 1 ] || continue
     # shellcheck disable=SC2086
     drive "$KPORT" "$KUAS" "$RATE" "$CALLS" "kamailio-$k" $KPIDS
@@ -335,7 +371,7 @@ pe, pk = e['cpu'] / max(e['ok'], 1), k['cpu'] / max(k['ok'], 1)
 print(f"CPU per call, siaga112 / Kamailio at {e['rate']} calls/s: {1e6*pe:.0f} us / {1e6*pk:.0f} us = {pe/pk if pk else float('nan'):.2f}")
 EOF
   done
-  CALLS_TOTAL=$(cat "$WORK"/engine-*.result | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
+  CALLS_TOTAL=$(cat "$WORK"/engine-*.result $(ls "$WORK"/flood-*.result 2>/dev/null) | python3 -c "import json,sys;print(sum(json.loads(l)['started'] for l in sys.stdin))")
   if [ "$BASELINE" = 1 ] && [ "$REPEAT" -gt 1 ]; then
     python3 - "$WORK" "$REPEAT" <<'EOF'
 import json, statistics, sys
