@@ -231,3 +231,203 @@ fn relocate(e: &mut Engine, to: &Path) {
     std::fs::write(&e.config, cfg).unwrap();
     e.kill_and_restart();
 }
+
+/// An ext4 filesystem in a file, loop-mounted: one that can be frozen
+/// (`fsfreeze`), which makes every write and sync on it wait, as a stalled
+/// disk does.
+struct Ext4(PathBuf);
+
+impl Ext4 {
+    fn mount(dir: &Path) -> Option<Ext4> {
+        let img = dir.join("disk.img");
+        let at = dir.join("ext4");
+        std::fs::create_dir_all(&at).unwrap();
+        let made = std::fs::File::create(&img)
+            .and_then(|f| f.set_len(32 << 20))
+            .is_ok()
+            && Command::new("mkfs.ext4")
+                .args(["-q", "-F"])
+                .arg(&img)
+                .status()
+                .is_ok_and(|s| s.success());
+        let ok = made
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&img)
+                .arg(&at)
+                .status()
+                .is_ok_and(|s| s.success());
+        ok.then_some(Ext4(at))
+    }
+
+    /// Freezes it until the guard is dropped (or thawed).
+    fn freeze(&self) -> Frozen {
+        let ok = Command::new("fsfreeze")
+            .arg("--freeze")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "fsfreeze --freeze {}", self.0.display());
+        Frozen(Some(self.0.clone()))
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("fsfreeze")
+            .arg("--unfreeze")
+            .arg(&self.0)
+            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A frozen filesystem; thawed when dropped, so that a failing test never
+/// leaves the engine stuck in a write it cannot be killed out of.
+struct Frozen(Option<PathBuf>);
+
+impl Frozen {
+    fn thaw(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = Command::new("fsfreeze").arg("--unfreeze").arg(&p).status();
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.thaw();
+    }
+}
+
+/// An engine whose journal is on a fresh loop-mounted ext4 (None: cannot).
+fn engine_on_ext4(buffer_records: u64) -> Option<(Engine, u16, Ext4, PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Ext4::mount(dir.path()) else {
+        eprintln!("SKIPPED: cannot loop-mount an ext4 image here (needs root)");
+        return None;
+    };
+    let cases = fs.0.join("cases.jsonl");
+    let port = free_port();
+    let rest = format!(
+        "[store]\npath = \"{}\"\n{}",
+        dir.path().join("cases.sqlite").display(),
+        console_config(port, dir.path(), "")
+    );
+    let caselog = format!("buffer_records = {buffer_records}\n");
+    let e = Engine::start_with(dir, "retry_s = 30", &caselog, &rest);
+    Some((e, port, fs, cases))
+}
+
+/// Calls for at least `at_least` (each answered by op1); returns how many.
+fn calls_for(e: &Engine, seat_port: u16, at_least: Duration) -> u32 {
+    let end = Instant::now() + at_least;
+    let mut n = 0;
+    while n == 0 || Instant::now() < end {
+        n += calls_until(e, seat_port, 1, || true);
+    }
+    n
+}
+
+#[test]
+fn a_stalled_disk_raises_the_alarm_loses_no_call_and_writes_everything_when_it_answers() {
+    let Some((mut e, port, fs, cases)) = engine_on_ext4(100_000) else {
+        return;
+    };
+    relocate(&mut e, &cases);
+    let p = free_port();
+    register_seat(&e, "op1", p);
+    let before = calls_until(&e, p, 1, || true);
+    let mut frozen = fs.freeze();
+    // Longer than the stall alarm's 2 s; every call goes through meanwhile.
+    let during = calls_for(&e, p, Duration::from_secs(4));
+    assert!(
+        e.wait_log("ALARM: case log disk stalled", Duration::from_secs(3)),
+        "{}",
+        e.log()
+    );
+    assert_eq!(metric(port, "siaga112_caselog_alarm"), Some(1.0));
+    assert!(metric(port, "siaga112_caselog_buffered").unwrap() > 0.0);
+    frozen.thaw();
+    let made = (before + during) as usize;
+    let end = Instant::now() + Duration::from_secs(10);
+    while journal(&cases)
+        .iter()
+        .filter(|r| r["event"] == "ended")
+        .count()
+        < made
+    {
+        assert!(Instant::now() < end, "the kept records are written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(e.wait_log(
+        "case log disk responding again after a stall",
+        Duration::from_secs(3)
+    ));
+    let end = Instant::now() + Duration::from_secs(3);
+    while metric(port, "siaga112_caselog_alarm") != Some(0.0) {
+        assert!(Instant::now() < end, "the alarm ends");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(metric(port, "siaga112_caselog_lost_total"), Some(0.0));
+    let j = journal(&cases);
+    for kind in ["opened", "queued", "offered", "answered", "ended"] {
+        assert_eq!(
+            j.iter().filter(|r| r["event"] == kind).count(),
+            made,
+            "{kind}: every call's"
+        );
+    }
+    assert!(!j.iter().any(|r| r["event"] == "lost"));
+}
+
+#[test]
+fn a_stall_longer_than_the_buffer_names_every_record_it_lost() {
+    let Some((mut e, port, fs, cases)) = engine_on_ext4(5) else {
+        return;
+    };
+    relocate(&mut e, &cases);
+    let p = free_port();
+    register_seat(&e, "op1", p);
+    let mut frozen = fs.freeze();
+    let made = calls_for(&e, p, Duration::from_secs(5)) as usize;
+    let end = Instant::now() + Duration::from_secs(5);
+    while metric(port, "siaga112_caselog_lost_total").unwrap_or(0.0) == 0.0 {
+        assert!(Instant::now() < end, "records lost are counted");
+        made_one_more(&e, p);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(e
+        .log()
+        .contains("ALARM: case log buffer full while the disk stalls"));
+    frozen.thaw();
+    let end = Instant::now() + Duration::from_secs(10);
+    let rec = loop {
+        if let Some(r) = journal(&cases).into_iter().find(|r| r["event"] == "lost") {
+            break r;
+        }
+        assert!(Instant::now() < end, "a lost record once the disk answers");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lost = metric(port, "siaga112_caselog_lost_total").unwrap();
+    let named = rec["records"].as_array().unwrap();
+    let log: String = e
+        .log()
+        .lines()
+        .filter(|l| l.contains("ALARM") || l.contains("case log") || l.contains("lost"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(rec["count"].as_f64(), Some(lost), "{log}");
+    assert_eq!(named.len() as f64, lost);
+    let j = journal(&cases);
+    let ended = j.iter().filter(|r| r["event"] == "ended").count()
+        + named.iter().filter(|n| n["event"] == "ended").count();
+    assert!(
+        ended >= made,
+        "every call's end written or named: {ended} of {made}"
+    );
+}
+
+fn made_one_more(e: &Engine, p: u16) {
+    calls_until(e, p, 1, || true);
+}

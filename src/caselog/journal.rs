@@ -1,7 +1,7 @@
 //! The journal writer: one thread, group commit, durable counts, and the
 //! open that recovers the file and numbers this run.
 
-use super::record::{format_time, CaseId, Kind, LostRecord, Record};
+use super::record::{CaseId, Kind, LostRecord, Record};
 use super::recovery::{
     hint_scan, io_err, set_aside, sibling, sync_dir, tail_scan, CaseLogError, Recovery,
 };
@@ -28,6 +28,11 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
 pub const DEFAULT_BUFFER_RECORDS: u64 = 100_000;
 /// The names of lost records kept for that `lost` record at most.
 const LOST_NAMED_MAX: usize = 100_000;
+/// A write or sync that has not returned in this long is a stalled disk:
+/// the alarm is raised while it lasts.
+pub const STALL_AFTER: Duration = Duration::from_secs(2);
+/// How often the watchdog looks at the writer.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 // ---------------------------------------------------------------- journal
 
@@ -121,6 +126,12 @@ impl Journal {
             lost_log: RateLimit::new(),
             failing: std::sync::atomic::AtomicBool::new(false),
             buffered: AtomicU64::new(0),
+            commit_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stalled: std::sync::atomic::AtomicBool::new(false),
+            done: std::sync::atomic::AtomicBool::new(false),
+            refused: Mutex::new((0, Vec::new())),
+            buffer_max: buffer_records.max(1),
             stats: Mutex::new(Stats {
                 batches: 0,
                 records: 0,
@@ -144,6 +155,11 @@ impl Journal {
             .spawn(move || writer.run())
             .map_err(io_err(path))?;
         *shared.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("caselog-watch".into())
+            .spawn(move || watch(weak))
+            .map_err(io_err(path))?;
         scan.recovery.boot = boot;
         Ok((JournalHandle { tx, shared }, scan.recovery))
     }
@@ -196,6 +212,18 @@ struct Shared {
     failing: std::sync::atomic::AtomicBool,
     /// Records waiting to be written.
     buffered: AtomicU64,
+    /// When the commit under way began (ms since `epoch`, plus one); 0:
+    /// none under way.
+    commit_since: AtomicU64,
+    epoch: Instant,
+    /// A write or sync has not returned for [`STALL_AFTER`] (the alarm).
+    stalled: std::sync::atomic::AtomicBool,
+    /// The writer has ended (the watchdog ends too).
+    done: std::sync::atomic::AtomicBool,
+    /// Records refused by `append` because the buffer was full while the
+    /// disk stalled: named here for the writer's `lost` record.
+    refused: Mutex<(u64, Vec<LostRecord>)>,
+    buffer_max: u64,
     stats: Mutex<Stats>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Told of each commit (records, write + sync time): the metrics'
@@ -232,10 +260,47 @@ impl JournalHandle {
     /// writer is gone the record is counted in [`JournalHandle::lost`] and
     /// logged (at most one line a second).
     pub fn append(&self, rec: impl Into<Arc<Record>>) {
-        if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Record(rec.into())) {
+        let rec = rec.into();
+        if self.shared.stalled.load(Ordering::Relaxed)
+            && self.outstanding() >= self.shared.buffer_max
+        {
+            return self.refuse(&rec);
+        }
+        if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Record(rec)) {
             self.lost_one(msg);
         } else {
             self.shared.appended.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Records appended and not yet durable.
+    fn outstanding(&self) -> u64 {
+        self.appended().saturating_sub(self.durable())
+    }
+
+    /// The disk has stalled with the buffer full: this record cannot be
+    /// kept. Counted, named in the writer's next `lost` record, logged.
+    fn refuse(&self, rec: &Record) {
+        self.shared.lost.fetch_add(1, Ordering::Relaxed);
+        let n = {
+            let mut r = self
+                .shared
+                .refused
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            r.0 += 1;
+            if r.1.len() < LOST_NAMED_MAX {
+                r.1.push(LostRecord::of(rec));
+            }
+            r.0
+        };
+        if let Some(suppressed) = self.shared.lost_log.check() {
+            tracing::error!(
+                case = rec.case.as_ref().map_or("-", CaseId::as_str),
+                lost = n,
+                suppressed,
+                "ALARM: case log buffer full while the disk stalls: record lost (listed in a lost record when writing works again)"
+            );
         }
     }
 
@@ -268,9 +333,15 @@ impl JournalHandle {
         self.shared.durable.load(Ordering::Acquire)
     }
 
-    /// The disk cannot be written right now: records are kept in memory.
+    /// The disk cannot be written right now (it fails, or a write has
+    /// not returned for [`STALL_AFTER`]): records are kept in memory.
     pub fn failing(&self) -> bool {
-        self.shared.failing.load(Ordering::Relaxed)
+        self.shared.failing.load(Ordering::Relaxed) || self.shared.stalled.load(Ordering::Relaxed)
+    }
+
+    /// A write or sync has not returned for [`STALL_AFTER`].
+    pub fn stalled(&self) -> bool {
+        self.shared.stalled.load(Ordering::Relaxed)
     }
 
     /// Records kept in memory, not yet on disk.
@@ -329,6 +400,46 @@ impl JournalHandle {
             if t.join().is_err() {
                 tracing::error!("case log writer thread panicked");
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- watchdog
+
+/// Raises the alarm when a write or sync of the writer's has not returned
+/// for [`STALL_AFTER`] (a stalled disk: the writer itself is stuck and
+/// cannot say so), and keeps the buffered count current meanwhile. Ends
+/// with the writer.
+fn watch(shared: std::sync::Weak<Shared>) {
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let Some(s) = shared.upgrade() else { return };
+        if s.done.load(Ordering::Acquire) {
+            return;
+        }
+        let since = s.commit_since.load(Ordering::Acquire);
+        if since == 0 {
+            continue;
+        }
+        let now = Instant::now()
+            .saturating_duration_since(s.epoch)
+            .as_millis() as u64
+            + 1;
+        let outstanding = s
+            .appended
+            .load(Ordering::Acquire)
+            .saturating_sub(s.durable.load(Ordering::Acquire));
+        if Duration::from_millis(now.saturating_sub(since)) < STALL_AFTER {
+            continue;
+        }
+        s.buffered.store(outstanding, Ordering::Relaxed);
+        if !s.stalled.swap(true, Ordering::AcqRel) {
+            tracing::error!(
+                waiting = outstanding,
+                buffer = s.buffer_max,
+                "ALARM: case log disk stalled: a write has not returned for {} s; calls go on, records are kept in memory and written when the disk answers",
+                STALL_AFTER.as_secs()
+            );
         }
     }
 }
@@ -426,6 +537,7 @@ impl Writer {
                 }
             }
         }
+        self.shared.done.store(true, Ordering::Release);
         for c in self.closers.drain(..) {
             let _ = c.send(());
         }
@@ -466,21 +578,18 @@ impl Writer {
 
     fn take(&mut self, msg: Msg) {
         match msg {
-            Msg::Record(r) if self.pending_count >= self.buffer_max => {
+            Msg::Record(r)
+                if self.failing_since.is_some() && self.pending_count >= self.buffer_max =>
+            {
                 // The disk has failed for a while and the buffer is full:
-                // this record cannot be kept. Never silently.
+                // this record cannot be kept. Never silently. (While the
+                // disk works, a batch is never cut short.)
                 self.shared.lost.fetch_add(1, Ordering::Relaxed);
                 self.lost_count += 1;
-                let event = serde_json::to_value(&r.kind)
-                    .ok()
-                    .and_then(|v| v["event"].as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let named = LostRecord::of(&r);
+                let event = named.event.clone();
                 if self.lost_named.len() < LOST_NAMED_MAX {
-                    self.lost_named.push(LostRecord {
-                        case: r.case.as_ref().map(|c| c.as_str().to_string()),
-                        event: event.clone(),
-                        time: format_time(r.time_ms),
-                    });
+                    self.lost_named.push(named);
                 }
                 if let Some(suppressed) = self.shared.lost_log.check() {
                     tracing::error!(
@@ -518,11 +627,23 @@ impl Writer {
     /// began, or None if the commit failed (the records stay pending).
     fn commit(&mut self) -> Option<Instant> {
         let started = Instant::now();
+        let since = started
+            .saturating_duration_since(self.shared.epoch)
+            .as_millis() as u64
+            + 1;
+        self.shared.commit_since.store(since, Ordering::Release);
         let mut synced_at = None;
         let result = self.file.write_all(&self.pending).and_then(|()| {
             synced_at = Some(Instant::now());
             self.file.sync_data()
         });
+        self.shared.commit_since.store(0, Ordering::Release);
+        if self.shared.stalled.swap(false, Ordering::AcqRel) {
+            tracing::warn!(
+                path = %self.path.display(), took_s = started.elapsed().as_secs(),
+                ok = result.is_ok(), "case log disk responding again after a stall"
+            );
+        }
         match result {
             Ok(()) => {
                 let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -570,6 +691,17 @@ impl Writer {
                         path = %self.path.display(), after_s = since.elapsed().as_secs(), written = n,
                         lost = self.lost_count, "case log writing again: the kept records are on disk"
                     );
+                }
+                {
+                    let mut r = self
+                        .shared
+                        .refused
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    self.lost_count += std::mem::take(&mut r.0);
+                    let named = std::mem::take(&mut r.1);
+                    let room = LOST_NAMED_MAX.saturating_sub(self.lost_named.len());
+                    self.lost_named.extend(named.into_iter().take(room));
                 }
                 if self.lost_count > 0 {
                     let rec = Record::now(

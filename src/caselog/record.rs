@@ -382,6 +382,20 @@ pub struct LostRecord {
     pub time: String,
 }
 
+impl LostRecord {
+    /// What is said of `r` when it cannot be kept.
+    pub fn of(r: &Record) -> LostRecord {
+        LostRecord {
+            case: r.case.as_ref().map(|c| c.as_str().to_string()),
+            event: serde_json::to_value(&r.kind)
+                .ok()
+                .and_then(|v| v["event"].as_str().map(str::to_string))
+                .unwrap_or_default(),
+            time: format_time(r.time_ms),
+        }
+    }
+}
+
 /// A location's detail from the call itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocationDetail {

@@ -62,6 +62,13 @@ pub(super) async fn command(state: &AppState, by: &Actor, cmd: Command) -> Resul
         Err(_) => {
             forget();
             label("unavailable");
+            if state.journal.failing() {
+                // Done in the engine, not yet on disk: say so, never "ok".
+                return Err(ApiError::unavailable(
+                    "the case log's disk is not writing: the action is done and kept in memory, \
+                     and is recorded when the disk works again",
+                ));
+            }
             Err(ApiError::unavailable("the engine did not answer in time"))
         }
     }
