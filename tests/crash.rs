@@ -52,6 +52,13 @@ struct Figures {
     durable: u64,
     restart_ms: Vec<u64>,
     torn: u32,
+    /// Recordings the journal names, each checked (file there, size and SHA-256 right).
+    recordings: usize,
+    /// Of them, repaired or named at a restart after a kill.
+    recovered: usize,
+    /// WAV files in the recordings folder no `recorded` record names (after
+    /// the restart, which names those the kill left unnamed).
+    unnamed: usize,
 }
 
 fn trials(n: u32, seed: u64) -> Figures {
@@ -71,6 +78,9 @@ fn trials(n: u32, seed: u64) -> Figures {
         durable: 0,
         restart_ms: Vec::new(),
         torn: 0,
+        recordings: 0,
+        recovered: 0,
+        unnamed: 0,
     };
     for trial in 0..n {
         let p = free_port();
@@ -178,12 +188,64 @@ fn trials(n: u32, seed: u64) -> Figures {
                 "trial {trial}: case {id} opened twice"
             );
         }
+        // Every recording the journal names is on disk, whole: the size and
+        // hash it gives (a kill mid-call leaves a file the restart repairs).
+        let named: Vec<&Value> = recs.iter().filter(|r| r["event"] == "recorded").collect();
+        let mut paths = HashSet::new();
+        for r in &named {
+            let path = r["path"].as_str().unwrap();
+            let data = std::fs::read(path)
+                .unwrap_or_else(|err| panic!("trial {trial}: recording {path}: {err}"));
+            assert_eq!(
+                data.len() as u64,
+                r["bytes"].as_u64().unwrap(),
+                "trial {trial}: {path}"
+            );
+            let sha = sha256_hex(&data);
+            assert_eq!(sha, r["sha256"].as_str().unwrap(), "trial {trial}: {path}");
+            paths.insert(std::path::PathBuf::from(path));
+        }
+        f.recordings = named.len();
+        f.recovered = named.iter().filter(|r| r["recovered"] == true).count();
+        let left: Vec<_> = wavs(&e.dir.path().join("recordings"))
+            .into_iter()
+            .filter(|p| !paths.contains(p))
+            .collect();
+        if !left.is_empty() {
+            eprintln!("trial {trial}: recordings no record names: {left:?}");
+        }
+        f.unnamed = left.len();
         eprintln!(
             "trial {trial}: killed after {ms} ms; durable {durable}, written {written}; console acks {acked}, op2 records {seat_recs}; up again in {} ms",
             restart.as_millis()
         );
     }
     f
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every `.wav` under `dir`.
+fn wavs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(wavs(&p));
+        } else if p.extension().is_some_and(|x| x == "wav") {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]
@@ -196,7 +258,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     let mut r = f.restart_ms.clone();
     r.sort_unstable();
     println!(
-        "crash trials: {} trials; records reported durable {} (lost {}); console actions acknowledged {} (lost {}); torn last lines set aside {}; restart to answering p50 {} ms, max {} ms",
+        "crash trials: {} trials; records reported durable {} (lost {}); console actions acknowledged {} (lost {}); torn last lines set aside {}; restart to answering p50 {} ms, max {} ms; recordings named {} (of them named or repaired at a restart after a kill: {}), each checked whole; WAV files no record names {}",
         f.trials,
         f.durable,
         f.records_lost,
@@ -204,11 +266,18 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         f.acks_lost,
         f.torn,
         r[r.len() / 2],
-        r[r.len() - 1]
+        r[r.len() - 1],
+        f.recordings,
+        f.recovered,
+        f.unnamed
     );
     assert_eq!(
         f.records_lost, 0,
         "records the engine had said were durable"
     );
     assert_eq!(f.acks_lost, 0, "console actions answered 200");
+    assert_eq!(
+        f.unnamed, 0,
+        "every recording on disk is named by a recorded record after the restart"
+    );
 }

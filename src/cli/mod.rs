@@ -131,7 +131,8 @@ fn open_store(
         .map(|m| m.len())
         .unwrap_or(0);
     let behind = journal_len.saturating_sub(store.offset().unwrap_or(0));
-    if behind <= CATCH_UP_FIRST {
+    let caught_up = behind <= CATCH_UP_FIRST;
+    if caught_up {
         let t = std::time::Instant::now();
         match store.catch_up(&cfg.caselog.path) {
             Ok(c) => tracing::info!(
@@ -166,6 +167,13 @@ fn open_store(
                 .unwrap_or_default();
             startup.seed = read_spans(&cfg.caselog.path, &spans).unwrap_or_default();
             startup.store = Some(path.clone());
+            if caught_up {
+                // A recording is closed by the end of its call: a day back
+                // (and a little) covers every file of the last day.
+                startup.recordings = r
+                    .recordings_since(now.saturating_sub(CALLBACK_WINDOW_MS + 3_600_000))
+                    .ok();
+            }
             tracing::info!(
                 pranks = startup.pranks.len(),
                 open_tickets = startup.tickets.len(),

@@ -179,6 +179,7 @@ fn start_media(
     prompts: &Arc<crate::media::Prompts>,
     tx: &mpsc::UnboundedSender<crate::media::MediaEvent>,
     journal: &JournalHandle,
+    recordings: Option<&std::collections::HashSet<String>>,
 ) -> std::io::Result<(
     Option<media::MediaHandle>,
     Option<std::thread::JoinHandle<()>>,
@@ -186,13 +187,34 @@ fn start_media(
     if !cfg.media.enabled {
         return Ok((None, None));
     }
-    for r in recorder::repair(&cfg.recording.dir) {
+    let repaired = recorder::repair(&cfg.recording.dir);
+    // Whole recordings of the last day that the case log does not name
+    // (only when the store is caught up, so it knows every `recorded`).
+    let unnamed = match recordings {
+        Some(named) => recorder::unnamed(
+            &cfg.recording.dir,
+            named,
+            &repaired,
+            std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600),
+        ),
+        None => Vec::new(),
+    };
+    for (r, how) in repaired
+        .into_iter()
+        .map(|r| (r, "a recording cut by a crash was repaired"))
+        .chain(unnamed.into_iter().map(|r| {
+            (
+                r,
+                "a recording the case log did not name (the engine stopped before saying so) is named now",
+            )
+        }))
+    {
         let case = r
             .path
             .file_stem()
             .and_then(|s| s.to_str())
             .map(crate::caselog::CaseId::from);
-        tracing::warn!(path = %r.path.display(), "a recording cut by a crash was repaired");
+        tracing::warn!(path = %r.path.display(), "{how}");
         journal.append(crate::caselog::Record::now(
             case,
             crate::caselog::Kind::Recorded {
@@ -245,6 +267,9 @@ pub struct Startup {
     pub seed: Vec<crate::caselog::Record>,
     /// The store, for the console's queries (None: none could be opened).
     pub store: Option<std::path::PathBuf>,
+    /// The recordings the case log names for cases of the last day (None:
+    /// the store is not caught up, so it cannot tell).
+    pub recordings: Option<std::collections::HashSet<String>>,
 }
 
 /// Runs the engine until `shutdown` resolves.
@@ -287,7 +312,13 @@ pub async fn run(
         ^ u64::from(std::process::id());
     let prompts = Arc::new(prompts::load(&cfg.prompts.dir, &cfg.prompts.language));
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<crate::media::MediaEvent>();
-    let (mut media, recorder_thread) = start_media(&cfg, &prompts, &media_tx, &journal)?;
+    let (mut media, recorder_thread) = start_media(
+        &cfg,
+        &prompts,
+        &media_tx,
+        &journal,
+        startup.recordings.as_ref(),
+    )?;
     let stats = Arc::new(EngineStats::default());
     let mut console = http::start(
         cfg.clone(),

@@ -190,11 +190,8 @@ pub struct Repaired {
     pub bytes: u64,
 }
 
-/// Fixes every WAV under `dir` whose header says less than the file holds
-/// (the recorder was killed between header updates): the RIFF and data
-/// sizes are set to what is there, cut to whole frames. Returns the files
-/// it fixed (their name is `<case>.wav`, so the case can be told).
-pub fn repair(dir: &Path) -> Vec<Repaired> {
+/// Every `.wav` under `dir`.
+fn wav_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -206,17 +203,89 @@ pub fn repair(dir: &Path) -> Vec<Repaired> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "wav") {
-                match repair_one(&p) {
-                    Ok(Some(r)) => out.push(r),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(path = %p.display(), error = %e, "recording cannot be checked")
-                    }
-                }
+                out.push(p);
             }
         }
     }
     out
+}
+
+/// Fixes every WAV under `dir` whose header says less than the file holds
+/// (the recorder was killed between header updates): the RIFF and data
+/// sizes are set to what is there, cut to whole frames. Returns the files
+/// it fixed (their name is `<case>.wav`, so the case can be told).
+pub fn repair(dir: &Path) -> Vec<Repaired> {
+    let mut out = Vec::new();
+    for p in wav_files(dir) {
+        match repair_one(&p) {
+            Ok(Some(r)) => out.push(r),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "recording cannot be checked")
+            }
+        }
+    }
+    out
+}
+
+/// Whole recordings under `dir`, changed since `since`, that no record
+/// names (`named`: the paths the case log gives) and [`repair`] did not
+/// report either: the engine stopped between closing one and recording
+/// that it had. Hashed, for a `recorded` record of their own.
+pub fn unnamed(
+    dir: &Path,
+    named: &std::collections::HashSet<String>,
+    repaired: &[Repaired],
+    since: std::time::SystemTime,
+) -> Vec<Repaired> {
+    let mut out = Vec::new();
+    for p in wav_files(dir) {
+        let text = p.display().to_string();
+        if named.contains(&text) || repaired.iter().any(|r| r.path == p) {
+            continue;
+        }
+        let fresh = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m >= since);
+        if !fresh {
+            continue;
+        }
+        // A file killed before its header was written is named too (0 ms):
+        // every file the recorder made is accounted for.
+        let found = (|| -> std::io::Result<Repaired> {
+            let mut head = [0u8; 44];
+            let whole = File::open(&p)?.read_exact(&mut head).is_ok();
+            let duration_ms = match header(&head).filter(|_| whole) {
+                Some((frame, rate, data)) => data / frame * 1000 / rate.max(1),
+                None => 0,
+            };
+            let (sha256, bytes) = sync_and_hash(&p)?;
+            Ok(Repaired {
+                path: p.clone(),
+                duration_ms,
+                sha256,
+                bytes,
+            })
+        })();
+        match found {
+            Ok(r) => out.push(r),
+            Err(e) => tracing::warn!(path = %p.display(), error = %e, "recording cannot be read"),
+        }
+    }
+    out
+}
+
+/// The frame size, rate and data size of the canonical 44-byte header
+/// hound writes (None: not one).
+fn header(head: &[u8; 44]) -> Option<(u64, u64, u64)> {
+    if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" || &head[36..40] != b"data" {
+        return None;
+    }
+    let channels = u64::from(u16::from_le_bytes([head[22], head[23]]));
+    let bits = u64::from(u16::from_le_bytes([head[34], head[35]]));
+    let rate = u64::from(u32::from_le_bytes([head[24], head[25], head[26], head[27]]));
+    let data = u64::from(u32::from_le_bytes([head[40], head[41], head[42], head[43]]));
+    Some(((channels * bits / 8).max(1), rate, data))
 }
 
 /// The canonical 44-byte header hound writes: RIFF size at 4, data size at 40.
@@ -227,14 +296,9 @@ fn repair_one(p: &Path) -> std::io::Result<Option<Repaired>> {
     if len < 44 || f.read_exact(&mut head).is_err() {
         return Ok(None);
     }
-    if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" || &head[36..40] != b"data" {
+    let Some((frame, rate, data_said)) = header(&head) else {
         return Ok(None);
-    }
-    let channels = u64::from(u16::from_le_bytes([head[22], head[23]]));
-    let bits = u64::from(u16::from_le_bytes([head[34], head[35]]));
-    let rate = u64::from(u32::from_le_bytes([head[24], head[25], head[26], head[27]]));
-    let frame = (channels * bits / 8).max(1);
-    let data_said = u64::from(u32::from_le_bytes([head[40], head[41], head[42], head[43]]));
+    };
     let data_has = (len - 44) / frame * frame;
     if data_said >= data_has {
         return Ok(None);
@@ -280,6 +344,36 @@ mod tests {
         let r = hound::WavReader::open(&path).unwrap();
         assert_eq!(r.duration(), 20_000);
         assert!(repair(dir.path()).is_empty(), "nothing left to fix");
+    }
+
+    #[test]
+    fn recordings_no_record_names_are_found_even_empty_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("d/0001-000003.wav");
+        let mut w = create(&whole, 8000).unwrap();
+        for _ in 0..4000 {
+            w.write_sample(1i16).unwrap();
+            w.write_sample(0i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let named = dir.path().join("d/0001-000004.wav");
+        std::fs::copy(&whole, &named).unwrap();
+        // Killed before the header reached the file.
+        let empty = dir.path().join("d/0001-000005.wav");
+        File::create(&empty).unwrap();
+        let known = std::collections::HashSet::from([named.display().to_string()]);
+        let since = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let mut found = unnamed(dir.path(), &known, &[], since);
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        let got: Vec<_> = found
+            .iter()
+            .map(|r| (&r.path, r.duration_ms, r.bytes))
+            .collect();
+        assert_eq!(got, [(&whole, 500, 44 + 16_000), (&empty, 0, 0)]);
+        assert!(found.iter().all(|r| r.sha256.len() == 64));
+        // Older than `since`: left alone.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        assert!(unnamed(dir.path(), &known, &[], later).is_empty());
     }
 
     #[test]

@@ -503,6 +503,23 @@ impl Reader {
     }
 
     /// Prank marks since `since_ms`: (caller, when).
+    /// The recordings named for cases opened since `since_ms`.
+    pub fn recordings_since(
+        &self,
+        since_ms: u64,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT recording FROM cases WHERE opened_ms >= ?1 AND recording IS NOT NULL")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([since_ms as i64], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<Result<std::collections::HashSet<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
     pub fn prank_marks(&self, since_ms: u64) -> Result<Vec<(String, u64)>, StoreError> {
         let mut s = self
             .conn
