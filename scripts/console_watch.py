@@ -67,7 +67,7 @@ def main():
 
         call("POST", s + "/url", {"url": url})
         for _ in range(100):
-            if js("return !!document.querySelector('#login-user')"):
+            if js("return document.querySelector('#login-form')?.dataset.ready === 'true'"):
                 break
             time.sleep(0.05)
         js("document.querySelector('#login-user').value = arguments[0];"

@@ -150,10 +150,12 @@ async fn typed(c: &Client, css: &str, s: &str) {
 
 async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/")).await.unwrap();
+    // The page is shown and its form takes a sign-in (before that, the
+    // fields are hidden and a click would submit the form natively).
     wait(
         c,
         "the login page",
-        "document.querySelector('#login-user')",
+        "document.querySelector('#login-form')?.dataset.ready === 'true' && !document.body.classList.contains('loading')",
         Duration::from_secs(5),
     )
     .await;

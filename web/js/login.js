@@ -79,6 +79,8 @@ async function main() {
       form.removeAttribute('aria-busy');
     }
   });
+  // The form takes a sign-in from now on (a script driving the page waits for this).
+  form.dataset.ready = 'true';
 }
 
 main();
