@@ -15,6 +15,12 @@ use std::time::Duration;
 
 /// Wakes the feeder at least this often.
 const EVERY: Duration = Duration::from_millis(500);
+/// And at most this often: under load the journal commits every few
+/// milliseconds, and a catch-up per commit costs its fixed part (a read of
+/// the file's end, a transaction, the offset) hundreds of times a second
+/// for a store that searches and reports read (the live screens come from
+/// events, not from here).
+const GAP: Duration = Duration::from_millis(100);
 
 /// The running feeder.
 pub struct Feeder {
@@ -65,6 +71,9 @@ impl Feeder {
                     if stop {
                         return;
                     }
+                    // Commits meanwhile leave their wake-up pending: the next
+                    // catch-up takes them all.
+                    std::thread::sleep(GAP);
                 }
             })?;
         Ok(Feeder {
