@@ -615,3 +615,72 @@ fn the_engine_opens_a_tls_connection_to_a_seat_it_can_verify() {
     assert_eq!(ended(&ev)["seat"], "op1");
     assert_eq!(ended(&ev)["reason"], "completed");
 }
+
+/// A renewed certificate (the files replaced) is served at the next
+/// handshake without a restart; a renewal that does not load keeps the
+/// old one and says so.
+#[test]
+fn a_renewed_certificate_is_taken_without_a_restart() {
+    let (e, tls_port, cert) = tls_engine("");
+    let key = cert.with_extension("key");
+    let first = client(&cert);
+    connect(&first, tls_port, "127.0.0.1").expect("the first certificate");
+
+    // Renewal: a new key and certificate, each moved into place whole.
+    let renewed = e.dir.path().join("renewed");
+    std::fs::create_dir_all(&renewed).unwrap();
+    let (new_cert, new_key) = certificate(&renewed);
+    let tmp = e.dir.path().join("swap.tmp");
+    std::fs::copy(&new_key, &tmp).unwrap();
+    std::fs::rename(&tmp, &key).unwrap();
+    std::fs::copy(&new_cert, &tmp).unwrap();
+    std::fs::rename(&tmp, &cert).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = client(&new_cert);
+    let s = connect(&second, tls_port, "127.0.0.1");
+    assert!(
+        s.is_ok(),
+        "the renewed certificate: {:?}\n{}",
+        s.err(),
+        e.log()
+    );
+    assert!(
+        connect(&first, tls_port, "127.0.0.1").is_err(),
+        "the old one is no longer served"
+    );
+    assert!(e.log().contains("TLS certificate reloaded"), "{}", e.log());
+
+    // A broken renewal: the certificate that works stays.
+    std::fs::write(&tmp, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    std::fs::rename(&tmp, &cert).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        connect(&second, tls_port, "127.0.0.1").is_ok(),
+        "{}",
+        e.log()
+    );
+    assert!(
+        e.wait_log(
+            "do not load: the old certificate is kept",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        e.log()
+    );
+    // SIP over it still works: an OPTIONS answered over TLS.
+    let mut s = connect(&second, tls_port, "127.0.0.1").unwrap();
+    let local = s.sock.local_addr().unwrap();
+    s.write_all(
+        format!(
+            "OPTIONS sips:127.0.0.1:{tls_port} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKren1\r\n\
+             Max-Forwards: 70\r\nFrom: <sips:probe@127.0.0.1>;tag=r1\r\nTo: <sips:127.0.0.1>\r\n\
+             Call-ID: renew-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.flush().unwrap();
+    let mut buf = Vec::new();
+    let ok = read_message(&mut s, &mut buf).expect("an answer");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}

@@ -1,9 +1,11 @@
 //! TLS for SIP (RFC 3261 §26.2) and the HTTPS console: the engine's
-//! certificate from `[tls]`, rustls with the ring provider.
+//! certificate from `[tls]` (renewed files taken without a restart),
+//! rustls with the ring provider.
 
 use crate::config::TlsConfig;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 use tokio_rustls::rustls::{
     self,
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
@@ -31,17 +33,91 @@ fn certificates(key: &str, path: &std::path::Path) -> io::Result<Vec<Certificate
     Ok(certs)
 }
 
+/// The certificate and key of `[tls]`, checked against each other.
+fn certified_key(t: &TlsConfig) -> io::Result<Arc<rustls::sign::CertifiedKey>> {
+    let certs = certificates("tls.certificate", &t.certificate)?;
+    let key = PrivateKeyDer::from_pem_file(&t.key).map_err(|e| bad("tls.key", &t.key, e))?;
+    rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+        .map(Arc::new)
+        .map_err(|e| bad("tls.key", &t.key, e))
+}
+
+/// How often the certificate files are looked at for a renewal.
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// Serves `[tls]`'s certificate and takes a renewed one (new files, or
+/// files rewritten) at the next handshake, without a restart: a renewal
+/// must not cost a call. A renewal that does not load (a half-copied file,
+/// a key that does not match) is logged and the old certificate kept.
+#[derive(Debug)]
+struct Reloading {
+    cfg: TlsConfig,
+    state: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<rustls::sign::CertifiedKey>,
+    stamp: Option<(SystemTime, SystemTime)>,
+    checked: Instant,
+}
+
+fn stamp(t: &TlsConfig) -> Option<(SystemTime, SystemTime)> {
+    let m = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    Some((m(&t.certificate)?, m(&t.key)?))
+}
+
+impl Reloading {
+    fn new(cfg: &TlsConfig) -> io::Result<Reloading> {
+        Ok(Reloading {
+            state: Mutex::new(Loaded {
+                key: certified_key(cfg)?,
+                stamp: stamp(cfg),
+                checked: Instant::now(),
+            }),
+            cfg: cfg.clone(),
+        })
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Reloading {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.checked.elapsed() >= RELOAD_CHECK {
+            s.checked = Instant::now();
+            let now = stamp(&self.cfg);
+            if now.is_some() && now != s.stamp {
+                match certified_key(&self.cfg) {
+                    Ok(k) => {
+                        s.key = k;
+                        s.stamp = now;
+                        tracing::warn!(
+                            certificate = %self.cfg.certificate.display(),
+                            "TLS certificate reloaded (renewed files): new handshakes use it"
+                        );
+                    }
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "TLS certificate files changed but do not load: the old certificate is kept"
+                    ),
+                }
+            }
+        }
+        Some(s.key.clone())
+    }
+}
+
 /// The server side, for `tls:` listeners (`alpn` empty) and the console
 /// (`http/1.1`). Errors name the `[tls]` key and file at fault.
 pub fn server_config(t: &TlsConfig, alpn: &[&[u8]]) -> io::Result<Arc<rustls::ServerConfig>> {
-    let certs = certificates("tls.certificate", &t.certificate)?;
-    let key = PrivateKeyDer::from_pem_file(&t.key).map_err(|e| bad("tls.key", &t.key, e))?;
     let mut c = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("tls.key", &t.key, e))?;
+        .with_cert_resolver(Arc::new(Reloading::new(t)?));
     c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(c))
 }
