@@ -361,6 +361,11 @@ fn a_case_is_dispatched_worked_by_its_agencies_closed_searched_and_reported() {
         .iter()
         .any(|l| l.contains(&case) && l.contains("kebakaran")));
     assert_eq!(sup.get("/api/export?format=xls").status, 400);
+    // Asked first by the reports page: 204, nothing built; refused the same way.
+    let check = sup.get("/api/export?format=csv&check=1");
+    assert_eq!(check.status, 204, "{}", check.text);
+    assert!(check.text.is_empty());
+    assert_eq!(sup.get("/api/export?format=xls&check=1").status, 400);
     let js = sup.get("/api/export?format=json");
     assert_eq!(js.body.as_array().map(Vec::len), Some(2));
 }

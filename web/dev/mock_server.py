@@ -1573,6 +1573,11 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/api/export":
                 self.need_role(user, "supervisor")
                 name, ctype, body = w.export(qs)
+                if qs.get("check", [""])[0] == "1":
+                    # As the engine: would it be given? (Nothing sent.)
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))

@@ -98,14 +98,16 @@ export async function api(method, path, body, opts = {}) {
 }
 
 /**
- * For a download link (a CSV export): asks for `path` first and, when the server refuses it,
- * throws the ApiError (so the page can say why) instead of letting the browser save an error as
- * the file. On success the answer's body is cancelled unread; the caller then follows the link.
+ * For a download link (a CSV export): asks whether the server would give `path` (`check=1`: it
+ * answers 204 without building the export) and, when it refuses, throws the ApiError (so the page
+ * can say why) instead of letting the browser save an error as the file. The caller then follows
+ * the link.
  */
 export async function probe(path) {
   let res;
+  const check = `${path}${path.includes('?') ? '&' : '?'}check=1`;
   try {
-    res = await fetch(path, { method: 'GET', credentials: 'same-origin', cache: 'no-store' });
+    res = await fetch(check, { method: 'GET', credentials: 'same-origin', cache: 'no-store' });
   } catch (e) {
     throw new ApiError(0, 'network', e && e.message);
   }

@@ -445,6 +445,12 @@ pub(super) async fn export(
         q.get("to").cloned().unwrap_or_default(),
     );
     let pool = state.store.as_ref().ok_or_else(no_store)?;
+    // `check=1`: only whether this export would be given (the reports page
+    // asks before the browser downloads, so that an error is said, not
+    // saved as the file), without building it.
+    if q.get("check").is_some_and(|v| v == "1") {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
     let rows = store::query(pool, move |r, _| r.search(&search))
         .await
         .map_err(|_| no_store())?
