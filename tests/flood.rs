@@ -304,3 +304,78 @@ fn emergency_calls_beside_a_flood_all_go_through_in_time() {
         "setup p99 {flooded} ms with the flood vs {quiet} ms without"
     );
 }
+
+/// Whether the server closed `s` within `within` (a read returns 0 or fails
+/// for a reset), as opposed to leaving it open.
+fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+fn options_over(s: &mut std::net::TcpStream, target: &str, n: u32) -> String {
+    use std::io::{Read, Write};
+    let me = s.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKconn{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@{me}>;tag=c{n}\r\nTo: <sip:{target}>\r\n\
+         Call-ID: conn-{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    s.write_all(msg.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}
+
+/// Connections a stranger may hold: at most `connections_per_source` at
+/// once (more are closed at once), and one that says nothing is closed
+/// after `first_message_s`; one that speaks SIP stays.
+#[test]
+fn a_stranger_holds_few_connections_and_none_silent_for_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let rest = console_config(http, dir.path(), "")
+        .replace("peers = [\"127.0.0.1/32\"]", "peers = [\"127.0.0.2/32\"]")
+        + "\n[security]\nconnections_per_source = 8\nfirst_message_s = 2\n";
+    let e = Engine::start_in(dir, "", &rest);
+    let target = e.target();
+    // One that speaks first: it keeps its place past the silent limit.
+    let mut talker = std::net::TcpStream::connect(e.addr()).unwrap();
+    assert!(options_over(&mut talker, &target, 1).starts_with("SIP/2.0 200"));
+    let mut idle: Vec<_> = (0..7)
+        .map(|_| std::net::TcpStream::connect(e.addr()).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The ninth is one too many.
+    let mut ninth = std::net::TcpStream::connect(e.addr()).unwrap();
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut ninth, Duration::from_secs(1)),
+        "over the per-source limit: closed at once"
+    );
+    assert!(t.elapsed() < Duration::from_millis(900));
+    assert!(e.wait_log(
+        "security: connection refused source=127.0.0.1 why=per-source",
+        Duration::from_secs(2)
+    ));
+    // The silent ones go after 2 s; the talker stays.
+    for s in &mut idle {
+        assert!(
+            closed_within(s, Duration::from_secs(4)),
+            "a silent connection is closed"
+        );
+    }
+    assert!(options_over(&mut talker, &target, 2).starts_with("SIP/2.0 200"));
+    // Their places are free again.
+    let mut again = std::net::TcpStream::connect(e.addr()).unwrap();
+    assert!(options_over(&mut again, &target, 3).starts_with("SIP/2.0 200"));
+}

@@ -334,6 +334,13 @@ pub struct SecurityConfig {
     /// Addresses treated like trunks for limits and never banned (the
     /// centre's own network, seats behind one NAT).
     pub allow: Vec<IpNet>,
+    /// TCP and TLS connections from one address at once (handshakes
+    /// included); trunks, proxies and `allow` addresses have no limit.
+    pub connections_per_source: u32,
+    /// A connection that has not sent one whole SIP message in this long
+    /// after it was accepted is closed (a slow or silent client holds no
+    /// slot for long).
+    pub first_message: Duration,
 }
 
 /// An address block such as `127.0.0.1/32` or `::1/128`.

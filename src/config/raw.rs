@@ -81,6 +81,8 @@ pub(super) struct RawSecurity {
     pub(super) ban_s: u64,
     pub(super) ban_max_s: u64,
     pub(super) allow: Vec<String>,
+    pub(super) connections_per_source: u32,
+    pub(super) first_message_s: u64,
 }
 impl Default for RawSecurity {
     fn default() -> Self {
@@ -94,6 +96,8 @@ impl Default for RawSecurity {
             ban_s: 600,
             ban_max_s: 86_400,
             allow: Vec::new(),
+            connections_per_source: 256,
+            first_message_s: 30,
         }
     }
 }

@@ -36,6 +36,18 @@ pub(super) fn validate(raw: RawSecurity) -> Result<SecurityConfig, ConfigError> 
             )
         })?);
     }
+    if raw.connections_per_source == 0 {
+        return Err(invalid(
+            "security.connections_per_source",
+            "must be at least 1",
+        ));
+    }
+    if raw.first_message_s == 0 {
+        return Err(invalid(
+            "security.first_message_s",
+            "must be at least 1 second",
+        ));
+    }
     Ok(SecurityConfig {
         register_rate: rate("register_rate", raw.register_rate)?,
         invite_rate: rate("invite_rate", raw.invite_rate)?,
@@ -46,5 +58,7 @@ pub(super) fn validate(raw: RawSecurity) -> Result<SecurityConfig, ConfigError> 
         ban: Duration::from_secs(raw.ban_s),
         ban_max: Duration::from_secs(raw.ban_max_s),
         allow,
+        connections_per_source: raw.connections_per_source,
+        first_message: Duration::from_secs(raw.first_message_s),
     })
 }

@@ -282,7 +282,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let max = cfg.sip.max_message_bytes;
     let (ev_tx, mut ev_rx) = mpsc::channel::<SocketEvent>(16384);
-    let conns = Arc::new(Connections::new(bound.tls_client.clone()));
+    let conns = Arc::new(Connections::new(cfg.clone(), bound.tls_client.clone()));
 
     for listener in bound.tcp {
         tokio::spawn(tcp_acceptor(listener, ev_tx.clone(), conns.clone(), max));

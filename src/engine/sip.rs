@@ -10,7 +10,7 @@ use crate::sip::framing::{Frame, FrameError, Framer};
 use crate::sip::{ConnId, Peer, Transport};
 use bytes::Bytes;
 use dashmap::DashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,16 +28,81 @@ pub(super) struct Connections {
     next: AtomicU64,
     /// For TLS connections the engine opens itself (None: it opens none).
     tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// Connections accepted per source address, and in all.
+    per_source: DashMap<IpAddr, u32>,
+    total: AtomicU64,
+    cfg: Arc<Config>,
+    refused_log: crate::ratelimit::RateLimit,
+}
+
+/// Accepted connections at once, from everyone (a file descriptor each).
+const MAX_CONNECTIONS: u64 = 10_000;
+
+/// An accepted connection's place in the per-source count; given back
+/// when the connection ends (dropped).
+pub(super) struct Slot {
+    conns: Arc<Connections>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.conns.per_source.remove_if_mut(&self.ip, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+        self.conns.total.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Connections {
-    pub(super) fn new(tls_client: Option<Arc<rustls::ClientConfig>>) -> Connections {
+    pub(super) fn new(
+        cfg: Arc<Config>,
+        tls_client: Option<Arc<rustls::ClientConfig>>,
+    ) -> Connections {
         Connections {
             writers: DashMap::new(),
             by_addr: DashMap::new(),
             next: AtomicU64::new(0),
             tls_client,
+            per_source: DashMap::new(),
+            total: AtomicU64::new(0),
+            cfg,
+            refused_log: crate::ratelimit::RateLimit::new(),
         }
+    }
+
+    /// A place for a connection accepted from `addr`, or None (closed at
+    /// once, logged at most once a second): over `[security]
+    /// connections_per_source` for that address (trunks, proxies and
+    /// `allow` addresses have none), or over [`MAX_CONNECTIONS`].
+    fn slot(self: &Arc<Self>, addr: SocketAddr) -> Option<Slot> {
+        let ip = addr.ip();
+        let max = if self.cfg.is_trusted(ip) {
+            u32::MAX
+        } else {
+            self.cfg.security.connections_per_source
+        };
+        let total = self.total.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut n = self.per_source.entry(ip).or_insert(0);
+        if *n >= max || total > MAX_CONNECTIONS {
+            drop(n);
+            self.per_source.remove_if(&ip, |_, n| *n == 0);
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            if let Some(suppressed) = self.refused_log.check() {
+                tracing::warn!(
+                    target: "siaga112::security",
+                    "security: connection refused source={ip} why={} suppressed={suppressed}",
+                    if total > MAX_CONNECTIONS { "total" } else { "per-source" }
+                );
+            }
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            conns: self.clone(),
+            ip,
+        })
     }
     fn add(&self, peer: Peer, tx: mpsc::UnboundedSender<Bytes>) -> ConnId {
         let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
@@ -227,8 +292,8 @@ pub(super) fn transmit_stream(
             ..peer
         };
         match opened {
-            Opened::Tcp(s) => connection(s, peer, w_rx, ev_tx, conns, max).await,
-            Opened::Tls(s) => connection(*s, peer, w_rx, ev_tx, conns, max).await,
+            Opened::Tcp(s) => connection(s, peer, w_rx, ev_tx, conns, max, None).await,
+            Opened::Tls(s) => connection(*s, peer, w_rx, ev_tx, conns, max, None).await,
         }
     });
 }
@@ -272,6 +337,9 @@ pub(super) async fn tcp_acceptor(
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
+                let Some(slot) = conns.slot(addr) else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let (w_tx, w_rx) = mpsc::unbounded_channel();
                 let peer = Peer::tcp(addr, None);
@@ -283,6 +351,7 @@ pub(super) async fn tcp_acceptor(
                     ev_tx.clone(),
                     conns.clone(),
                     max,
+                    Some(slot),
                 ));
             }
             Err(e) => {
@@ -316,6 +385,9 @@ pub(super) async fn tls_acceptor(
                 continue;
             }
         };
+        let Some(slot) = conns.slot(addr) else {
+            continue;
+        };
         let Ok(permit) = pending.clone().try_acquire_owned() else {
             refused += 1;
             if refused.is_power_of_two() {
@@ -326,7 +398,12 @@ pub(super) async fn tls_acceptor(
         let _ = stream.set_nodelay(true);
         let (acceptor, ev_tx, conns) = (acceptor.clone(), ev_tx.clone(), conns.clone());
         tokio::spawn(async move {
-            let shake = tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await;
+            // The handshake counts towards the first message's time.
+            let shake = tokio::time::timeout(
+                HANDSHAKE.min(conns.cfg.security.first_message),
+                acceptor.accept(stream),
+            )
+            .await;
             drop(permit);
             let stream = match shake {
                 Ok(Ok(s)) => s,
@@ -342,12 +419,14 @@ pub(super) async fn tls_acceptor(
             let (w_tx, w_rx) = mpsc::unbounded_channel();
             let peer = Peer::tls(addr, None);
             let peer = Peer::tls(addr, Some(conns.add(peer, w_tx)));
-            connection(stream, peer, w_rx, ev_tx, conns, max).await;
+            connection(stream, peer, w_rx, ev_tx, conns, max, Some(slot)).await;
         });
     }
 }
 
 /// One connection's framing, reading and writing, until either side ends.
+/// An accepted one (`slot`) that has not sent a whole message within
+/// `[security] first_message` of its acceptance is closed.
 async fn connection<S>(
     stream: S,
     peer: Peer,
@@ -355,9 +434,13 @@ async fn connection<S>(
     ev_tx: mpsc::Sender<SocketEvent>,
     conns: Arc<Connections>,
     max: usize,
+    slot: Option<Slot>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
+    let mut silent_until = slot
+        .as_ref()
+        .map(|_| tokio::time::Instant::now() + conns.cfg.security.first_message);
     let Some(id) = peer.conn else {
         return;
     };
@@ -372,13 +455,25 @@ async fn connection<S>(
     });
     let mut framer = Framer::new(max);
     'read: loop {
-        match rd.read_buf(framer.buffer_mut()).await {
+        let read = rd.read_buf(framer.buffer_mut());
+        let got = match silent_until {
+            Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::debug!(from = %peer.addr, "connection closed: no SIP message in time");
+                    break;
+                }
+            },
+            None => read.await,
+        };
+        match got {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
         loop {
             match framer.next_frame() {
                 Ok(Some(Frame::Message(data))) => {
+                    silent_until = None;
                     let at = Instant::now();
                     if ev_tx
                         .send(SocketEvent::Message { peer, data, at })
@@ -416,4 +511,5 @@ async fn connection<S>(
     }
     conns.remove(id, peer);
     writer.abort();
+    drop(slot);
 }
