@@ -305,22 +305,6 @@ fn emergency_calls_beside_a_flood_all_go_through_in_time() {
     );
 }
 
-/// Whether the server closed `s` within `within` (a read returns 0 or fails
-/// for a reset), as opposed to leaving it open.
-fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
-    use std::io::Read;
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut b = [0u8; 64];
-    match s.read(&mut b) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => !matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    }
-}
-
 fn options_over(s: &mut std::net::TcpStream, target: &str, n: u32) -> String {
     use std::io::{Read, Write};
     let me = s.local_addr().unwrap();

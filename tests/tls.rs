@@ -684,3 +684,34 @@ fn a_renewed_certificate_is_taken_without_a_restart() {
     let ok = read_message(&mut s, &mut buf).expect("an answer");
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
 }
+
+/// Half-open handshakes: one address gets at most 16 at once on a TLS
+/// listener (the 17th is closed at once); a real handshake works again as
+/// soon as they are gone.
+#[test]
+fn one_address_cannot_hold_every_handshake() {
+    let (e, tls_port, cert) = tls_engine("");
+    let config = client(&cert);
+    let stalled: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect(("127.0.0.1", tls_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(2))
+            && t.elapsed() < Duration::from_millis(1500),
+        "the 17th is closed at once"
+    );
+    assert!(
+        e.wait_log(
+            "too many TLS handshakes from one address",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        e.log()
+    );
+    drop(stalled);
+    std::thread::sleep(Duration::from_millis(300));
+    connect(&config, tls_port, "127.0.0.1").expect("a handshake once the stalled ones are gone");
+}

@@ -362,8 +362,10 @@ pub(super) async fn tcp_acceptor(
     }
 }
 
-/// Handshakes at once per TLS listener: more are closed unanswered, so
-/// that a flood of half-open handshakes costs bounded memory and CPU.
+/// Handshakes at once per TLS listener (and at most
+/// [`super::tls::HANDSHAKES_PER_SOURCE`] from one address): more are
+/// closed unanswered, so that a flood of half-open handshakes costs bounded
+/// memory and CPU and cannot keep seats out.
 const MAX_HANDSHAKES: usize = 256;
 
 pub(super) async fn tls_acceptor(
@@ -375,6 +377,7 @@ pub(super) async fn tls_acceptor(
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let per_source = super::tls::Handshakes::default();
     let mut refused = 0u64;
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -386,6 +389,13 @@ pub(super) async fn tls_acceptor(
             }
         };
         let Some(slot) = conns.slot(addr) else {
+            continue;
+        };
+        let Some(place) = per_source.start(addr.ip()) else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(%addr, refused, "too many TLS handshakes from one address: connection closed");
+            }
             continue;
         };
         let Ok(permit) = pending.clone().try_acquire_owned() else {
@@ -405,6 +415,7 @@ pub(super) async fn tls_acceptor(
             )
             .await;
             drop(permit);
+            drop(place);
             let stream = match shake {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {

@@ -139,3 +139,39 @@ pub fn client_config(t: &TlsConfig) -> io::Result<Option<Arc<rustls::ClientConfi
         .with_no_client_auth();
     Ok(Some(Arc::new(c)))
 }
+
+/// TLS handshakes under way per source address, so that one stalled or
+/// hostile client cannot hold every handshake place of a listener.
+#[derive(Debug, Default, Clone)]
+pub struct Handshakes(Arc<dashmap::DashMap<std::net::IpAddr, u32>>);
+
+/// Handshakes at once from one address, on each listener.
+pub const HANDSHAKES_PER_SOURCE: u32 = 16;
+
+impl Handshakes {
+    /// A place for a handshake from `ip` (None: it has its share already).
+    pub fn start(&self, ip: std::net::IpAddr) -> Option<Handshake> {
+        let mut n = self.0.entry(ip).or_insert(0);
+        if *n >= HANDSHAKES_PER_SOURCE {
+            return None;
+        }
+        *n += 1;
+        Some(Handshake(self.0.clone(), ip))
+    }
+}
+
+/// A handshake's place; given back however the handshake ends.
+#[derive(Debug)]
+pub struct Handshake(
+    Arc<dashmap::DashMap<std::net::IpAddr, u32>>,
+    std::net::IpAddr,
+);
+
+impl Drop for Handshake {
+    fn drop(&mut self) {
+        self.0.remove_if_mut(&self.1, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+    }
+}

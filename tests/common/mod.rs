@@ -690,3 +690,19 @@ impl Drop for Kamailio {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
 }
+
+/// Whether the server closed `s` within `within` (a read returns 0 or fails
+/// for a reset), as opposed to leaving it open.
+pub fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}

@@ -37,6 +37,7 @@ async fn accept(
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let per_source = crate::engine::tls::Handshakes::default();
     loop {
         let (stream, addr) = match tcp.accept().await {
             Ok(a) => a,
@@ -46,12 +47,17 @@ async fn accept(
                 continue;
             }
         };
+        let Some(place) = per_source.start(addr.ip()) else {
+            tracing::debug!(%addr, "console: too many TLS handshakes from one address, closed");
+            continue;
+        };
         let Ok(permit) = pending.clone().try_acquire_owned() else {
             tracing::debug!(%addr, "console: too many TLS handshakes at once, closed");
             continue;
         };
         let (acceptor, ready) = (acceptor.clone(), ready.clone());
         tokio::spawn(async move {
+            let _place = place;
             match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => {
                     drop(permit);
