@@ -278,7 +278,7 @@ pub struct View {
     pub now_ms: u64,
     /// The password-guessing bans in force, as last reported (the screen
     /// leaves out those past their end).
-    pub bans: Arc<[crate::operator::Ban]>,
+    pub bans: crate::operator::BanList,
 }
 
 pub use crate::caselog::caller_number;

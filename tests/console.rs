@@ -636,6 +636,9 @@ fn bans_are_listed_and_lifted_by_the_supervisor_only() {
         1
     );
     assert_eq!(op.get("/api/state").body["bans"], json!([]));
+    // The supervisor has had it; an operator's stream, given the time to
+    // get it too, has not.
+    std::thread::sleep(Duration::from_millis(500));
     assert!(
         op_events.drain().iter().all(|(t, _)| t != "bans"),
         "operators do not get the bans"

@@ -227,3 +227,34 @@ fn a_register_flood_is_limited_per_source_while_trunk_calls_go_on() {
     assert_eq!(tried, 1000, "every trunk INVITE answered");
     assert_eq!(sim.core.security().0.limited[1], 0);
 }
+
+/// Bans from many sources in one second are told to the screens once, the
+/// rest a second later (listing up to 110,000 bans for each new one would
+/// hold up the core); the list holds at most 200 and says how many in all.
+#[test]
+fn a_burst_of_bans_is_told_to_the_screens_once_a_second() {
+    let mut sim = Sim::with_config(&CONFIG.replace("ban_after = 10", "ban_after = 1"));
+    let bans_told = |sim: &Sim| -> Vec<(usize, usize)> {
+        sim.events
+            .iter()
+            .filter_map(|e| match e {
+                siaga112::operator::Event::Bans(b) => Some((b.bans.len(), b.total)),
+                _ => None,
+            })
+            .collect()
+    };
+    // 300 sources, one wrong password each, within a few hundred ms.
+    for n in 0..300u32 {
+        let from = format!("[2001:db8::{:x}]:5070", n + 1);
+        attempt(&mut sim, n, "op1", "wrong", &from);
+    }
+    let told = bans_told(&sim);
+    assert_eq!(told.len(), 1, "one list at once: {told:?}");
+    sim.advance(Duration::from_millis(1100));
+    let told = bans_told(&sim);
+    assert_eq!(told.len(), 2, "and one a second later: {told:?}");
+    let (shown, total) = told[1];
+    assert_eq!(shown, 200, "at most 200 listed");
+    // 300 sources and the user op1 itself.
+    assert_eq!(total, 301);
+}

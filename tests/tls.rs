@@ -107,6 +107,12 @@ fn tls_engine(rest: &str) -> (Engine, u16, std::path::PathBuf) {
     tls_engine_with("keepalive_s = 0", "", rest)
 }
 
+/// [`tls_engine`] with the trunk on 127.0.0.2, so that 127.0.0.1 is a
+/// stranger (no trunk, proxy or `allow` address).
+fn tls_engine_for_strangers() -> (Engine, u16, std::path::PathBuf) {
+    tls_engine_with("keepalive_s = 0", "", "#trunk-elsewhere")
+}
+
 fn tls_engine_with(
     sip_extra: &str,
     tls_extra: &str,
@@ -115,8 +121,13 @@ fn tls_engine_with(
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
     let tls_port = free_port();
+    let routing = if rest.contains("#trunk-elsewhere") {
+        ROUTING.replace("127.0.0.1/32", "127.0.0.2/32")
+    } else {
+        ROUTING.to_string()
+    };
     let rest = format!(
-        "{ROUTING}{SEATS}\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n{}\n{rest}",
+        "{routing}{SEATS}\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n{}\n{rest}",
         cert.display(),
         key.display(),
         tls_extra.replace("{cert}", &cert.display().to_string())
@@ -685,12 +696,12 @@ fn a_renewed_certificate_is_taken_without_a_restart() {
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
 }
 
-/// Half-open handshakes: one address gets at most 16 at once on a TLS
+/// Half-open handshakes: one stranger gets at most 16 at once on a TLS
 /// listener (the 17th is closed at once); a real handshake works again as
-/// soon as they are gone.
+/// soon as they are gone. (A trunk's address is not held to this.)
 #[test]
 fn one_address_cannot_hold_every_handshake() {
-    let (e, tls_port, cert) = tls_engine("");
+    let (e, tls_port, cert) = tls_engine_for_strangers();
     let config = client(&cert);
     let stalled: Vec<TcpStream> = (0..16)
         .map(|_| TcpStream::connect(("127.0.0.1", tls_port)).unwrap())
@@ -714,4 +725,17 @@ fn one_address_cannot_hold_every_handshake() {
     drop(stalled);
     std::thread::sleep(Duration::from_millis(300));
     connect(&config, tls_port, "127.0.0.1").expect("a handshake once the stalled ones are gone");
+}
+
+/// A trunk's (or `allow`) address is not held to the per-address share:
+/// seats behind one NAT reconnecting at once all get their handshake.
+#[test]
+fn a_trusted_address_gets_every_handshake_it_asks_for() {
+    let (_e, tls_port, cert) = tls_engine("");
+    let config = client(&cert);
+    let _stalled: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(("127.0.0.1", tls_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    connect(&config, tls_port, "127.0.0.1").expect("the 21st from a trusted address");
 }

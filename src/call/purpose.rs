@@ -274,13 +274,12 @@ impl B2bua {
         };
         let echo = Echo::from_request(req);
         let mut w = ResponseWriter::new(&echo, status, &sip::reason_safe(&reason), None);
-        let via = header(&req.headers, "Via").unwrap_or_default();
-        let t = if via.contains("/TLS") {
-            Transport::Tls
-        } else if via.contains("/TCP") {
-            Transport::Tcp
-        } else {
-            Transport::Udp
+        // The transport of the top Via: the hop the request came over.
+        let top = header(&req.headers, "Via").and_then(sip::top_via);
+        let t = match top.map(|v| v.transport) {
+            Some(t) if t.eq_ignore_ascii_case("TLS") => Transport::Tls,
+            Some(t) if t.eq_ignore_ascii_case("TCP") => Transport::Tcp,
+            _ => Transport::Udp,
         };
         w = w.header("Contact", self.local.contact(t));
         let body = body.as_deref().unwrap_or(&resp.body);

@@ -126,6 +126,7 @@ impl Journal {
             lost_log: RateLimit::new(),
             failing: std::sync::atomic::AtomicBool::new(false),
             buffered: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
             commit_since: AtomicU64::new(0),
             epoch: Instant::now(),
             stalled: std::sync::atomic::AtomicBool::new(false),
@@ -212,6 +213,9 @@ struct Shared {
     failing: std::sync::atomic::AtomicBool,
     /// Records waiting to be written.
     buffered: AtomicU64,
+    /// Appended records done with: on disk, or given up on and named in a
+    /// `lost` record (the `lost` record itself is not one of them).
+    settled: AtomicU64,
     /// When the commit under way began (ms since `epoch`, plus one); 0:
     /// none under way.
     commit_since: AtomicU64,
@@ -273,9 +277,16 @@ impl JournalHandle {
         }
     }
 
-    /// Records appended and not yet durable.
+    /// Records appended and not yet settled (in memory).
     fn outstanding(&self) -> u64 {
-        self.appended().saturating_sub(self.durable())
+        self.appended().saturating_sub(self.settled())
+    }
+
+    /// Appended records done with: written and synced, or lost and named
+    /// in a `lost` record. Once this reaches [`JournalHandle::appended`]
+    /// as of some moment, nothing appended before it waits any more.
+    pub fn settled(&self) -> u64 {
+        self.shared.settled.load(Ordering::Acquire)
     }
 
     /// The disk has stalled with the buffer full: this record cannot be
@@ -419,6 +430,9 @@ fn watch(shared: std::sync::Weak<Shared>) {
         }
         let since = s.commit_since.load(Ordering::Acquire);
         if since == 0 {
+            // The writer clears the flag as its write returns; this clears
+            // one the watchdog set just after.
+            s.stalled.store(false, Ordering::Release);
             continue;
         }
         let now = Instant::now()
@@ -428,12 +442,17 @@ fn watch(shared: std::sync::Weak<Shared>) {
         let outstanding = s
             .appended
             .load(Ordering::Acquire)
-            .saturating_sub(s.durable.load(Ordering::Acquire));
+            .saturating_sub(s.settled.load(Ordering::Acquire));
         if Duration::from_millis(now.saturating_sub(since)) < STALL_AFTER {
             continue;
         }
         s.buffered.store(outstanding, Ordering::Relaxed);
         if !s.stalled.swap(true, Ordering::AcqRel) {
+            if s.commit_since.load(Ordering::Acquire) != since {
+                // The write returned meanwhile: no stall to tell of.
+                s.stalled.store(false, Ordering::Release);
+                continue;
+            }
             tracing::error!(
                 waiting = outstanding,
                 buffer = s.buffer_max,
@@ -457,6 +476,8 @@ struct Writer {
     /// Serialized lines not yet durable, and how many records they hold.
     pending: Vec<u8>,
     pending_count: u64,
+    /// Of them, appended ones (not the writer's own `lost` record).
+    pending_appended: u64,
     pending_last_case: Option<CaseId>,
     /// Last case id made durable, for the commit log line.
     last_case: Option<CaseId>,
@@ -492,6 +513,7 @@ impl Writer {
             shared,
             pending: Vec::with_capacity(1 << 16),
             pending_count: 0,
+            pending_appended: 0,
             pending_last_case: None,
             last_case: None,
             errors: RateLimit::new(),
@@ -585,6 +607,7 @@ impl Writer {
                 // this record cannot be kept. Never silently. (While the
                 // disk works, a batch is never cut short.)
                 self.shared.lost.fetch_add(1, Ordering::Relaxed);
+                self.shared.settled.fetch_add(1, Ordering::AcqRel);
                 self.lost_count += 1;
                 let named = LostRecord::of(&r);
                 let event = named.event.clone();
@@ -605,6 +628,7 @@ impl Writer {
                     Ok(()) => {
                         self.pending.push(b'\n');
                         self.pending_count += 1;
+                        self.pending_appended += 1;
                         if r.case.is_some() {
                             self.pending_last_case.clone_from(&r.case);
                         }
@@ -612,6 +636,7 @@ impl Writer {
                     Err(e) => {
                         self.pending.truncate(start);
                         self.shared.lost.fetch_add(1, Ordering::Relaxed);
+                        self.shared.settled.fetch_add(1, Ordering::AcqRel);
                         tracing::error!(error = %e, case = ?r.case, "case log: record cannot be serialized: lost");
                     }
                 }
@@ -637,8 +662,11 @@ impl Writer {
             synced_at = Some(Instant::now());
             self.file.sync_data()
         });
+        // The flag first, then the mark: the watchdog clears a flag it
+        // finds without a mark, so a recovery is told exactly once.
+        let was_stalled = self.shared.stalled.swap(false, Ordering::AcqRel);
         self.shared.commit_since.store(0, Ordering::Release);
-        if self.shared.stalled.swap(false, Ordering::AcqRel) {
+        if was_stalled {
             tracing::warn!(
                 path = %self.path.display(), took_s = started.elapsed().as_secs(),
                 ok = result.is_ok(), "case log disk responding again after a stall"
@@ -654,6 +682,9 @@ impl Writer {
                 };
                 let n = self.pending_count;
                 let total = self.shared.durable.fetch_add(n, Ordering::AcqRel) + n;
+                self.shared
+                    .settled
+                    .fetch_add(std::mem::take(&mut self.pending_appended), Ordering::AcqRel);
                 if let Some(c) = self.pending_last_case.take() {
                     self.last_case = Some(c);
                 }
@@ -767,6 +798,9 @@ impl Writer {
         );
         self.pending.clear();
         self.pending_count = 0;
+        self.shared
+            .settled
+            .fetch_add(std::mem::take(&mut self.pending_appended), Ordering::AcqRel);
     }
 }
 

@@ -131,16 +131,21 @@ fn open_store(
         .map(|m| m.len())
         .unwrap_or(0);
     let behind = journal_len.saturating_sub(store.offset().unwrap_or(0));
-    let caught_up = behind <= CATCH_UP_FIRST;
-    if caught_up {
+    // Whether the store now holds the whole journal (it can then tell
+    // which recordings the case log names).
+    let mut caught_up = false;
+    if behind <= CATCH_UP_FIRST {
         let t = std::time::Instant::now();
         match store.catch_up(&cfg.caselog.path) {
-            Ok(c) => tracing::info!(
-                records = c.records,
-                rebuilt = c.rebuilt,
-                ms = t.elapsed().as_millis() as u64,
-                "store caught up with the journal"
-            ),
+            Ok(c) => {
+                caught_up = true;
+                tracing::info!(
+                    records = c.records,
+                    rebuilt = c.rebuilt,
+                    ms = t.elapsed().as_millis() as u64,
+                    "store caught up with the journal"
+                )
+            }
             Err(e) => tracing::error!(error = %e, "store: cannot catch up with the journal"),
         }
     } else {

@@ -12,7 +12,7 @@
 
 use super::Core;
 use super::Output;
-use crate::operator::{Actor, Ban, CommandError, Done, Event};
+use crate::operator::{Actor, Ban, BanList, CommandError, Done, Event};
 use crate::registrar::{Challenge, Reply};
 use crate::security::{BanKind, Bans, Class, RateLimits, SecurityCounters};
 use crate::sip::rsip::Request;
@@ -33,12 +33,24 @@ pub(super) struct Guard {
     /// The wall clock (unix ms) when the core started: bans end at a time
     /// of day on the console.
     wall_ms: u64,
+    /// The screens are told of bans at most once a second (a flood of
+    /// bans must not make the core list them all for every one): when the
+    /// last list went out, and when the next one is due (None: none).
+    bans_sent: Option<Instant>,
+    pub(super) bans_due: Option<Instant>,
 }
+
+/// The bans a list for the screens holds at most (the total is told too).
+const BANS_SHOWN: usize = 200;
+/// At most one list of bans a second.
+const BANS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Guard {
     pub(super) fn new(cfg: &crate::config::Config, now: Instant, wall_ms: u64) -> Guard {
         Guard {
             wall_ms,
+            bans_sent: None,
+            bans_due: None,
             limits: RateLimits::new(&cfg.security, now),
             bans: Bans::new(&cfg.security, now),
             counters: SecurityCounters::default(),
@@ -216,14 +228,35 @@ impl Core {
         self.guard.bans.list(self.now)
     }
 
-    /// Tells the screens every ban in force now.
+    /// The bans in force changed: the screens are told now, or a second
+    /// after the last time they were.
     fn bans_changed(&mut self, now: Instant) {
+        match self.guard.bans_sent {
+            Some(sent) if now < sent + BANS_EVERY => {
+                self.guard.bans_due.get_or_insert(sent + BANS_EVERY);
+            }
+            _ => self.send_bans(now),
+        }
+    }
+
+    /// Sends a list of bans that fell due (after every input).
+    pub(super) fn flush_bans(&mut self, now: Instant) {
+        if self.guard.bans_due.is_some_and(|d| d <= now) {
+            self.send_bans(now);
+        }
+    }
+
+    /// Tells the screens the bans in force now: the first [`BANS_SHOWN`]
+    /// and how many in all.
+    fn send_bans(&mut self, now: Instant) {
+        self.guard.bans_sent = Some(now);
+        self.guard.bans_due = None;
         let wall = self.guard.wall_ms + self.ms(now);
-        let list: Vec<Ban> = self
-            .guard
-            .bans
-            .list(now)
+        let all = self.guard.bans.list(now);
+        let total = all.len();
+        let list: Vec<Ban> = all
             .into_iter()
+            .take(BANS_SHOWN)
             .map(|b| Ban {
                 kind: b.kind.as_str(),
                 key: b.key,
@@ -233,7 +266,10 @@ impl Core {
                 other: b.other,
             })
             .collect();
-        self.out.push_back(Output::Event(Event::Bans(list.into())));
+        self.out.push_back(Output::Event(Event::Bans(BanList {
+            bans: list.into(),
+            total,
+        })));
     }
 
     /// `Command::LiftBan`: the supervisor ends a ban.
@@ -255,7 +291,8 @@ impl Core {
             crate::security::log_safe(key),
             crate::security::log_safe(&by.user)
         );
-        self.bans_changed(now);
+        // The supervisor sees the lift at once.
+        self.send_bans(now);
         Ok(Done::BanLifted)
     }
 }

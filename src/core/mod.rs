@@ -249,6 +249,7 @@ impl Core {
             Input::Media(ev) => self.b2bua.on_media_event(now, &mut self.txs, ev),
             Input::Stop => self.b2bua.log_summary(now),
         }
+        self.flush_bans(now);
         self.settle(now);
     }
 
@@ -393,6 +394,7 @@ impl Core {
             self.txs.poll_timeout(),
             self.registrar.poll_timeout(),
             self.b2bua.poll_timeout(),
+            self.guard.bans_due,
         ]
         .into_iter()
         .flatten()

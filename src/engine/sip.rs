@@ -340,6 +340,7 @@ pub(super) async fn tcp_acceptor(
                 let Some(slot) = conns.slot(addr) else {
                     continue;
                 };
+                let deadline = tokio::time::Instant::now() + conns.cfg.security.first_message;
                 let _ = stream.set_nodelay(true);
                 let (w_tx, w_rx) = mpsc::unbounded_channel();
                 let peer = Peer::tcp(addr, None);
@@ -351,7 +352,7 @@ pub(super) async fn tcp_acceptor(
                     ev_tx.clone(),
                     conns.clone(),
                     max,
-                    Some(slot),
+                    Some((slot, deadline)),
                 ));
             }
             Err(e) => {
@@ -391,7 +392,13 @@ pub(super) async fn tls_acceptor(
         let Some(slot) = conns.slot(addr) else {
             continue;
         };
-        let Some(place) = per_source.start(addr.ip()) else {
+        // Trunks, proxies and `allow` addresses (seats behind one NAT
+        // reconnecting at once) are not held to the per-address share.
+        let place = if conns.cfg.is_trusted(addr.ip()) {
+            None
+        } else if let Some(p) = per_source.start(addr.ip()) {
+            Some(p)
+        } else {
             refused += 1;
             if refused.is_power_of_two() {
                 tracing::warn!(%addr, refused, "too many TLS handshakes from one address: connection closed");
@@ -407,10 +414,11 @@ pub(super) async fn tls_acceptor(
         };
         let _ = stream.set_nodelay(true);
         let (acceptor, ev_tx, conns) = (acceptor.clone(), ev_tx.clone(), conns.clone());
+        // The handshake counts towards the first message's time.
+        let deadline = tokio::time::Instant::now() + conns.cfg.security.first_message;
         tokio::spawn(async move {
-            // The handshake counts towards the first message's time.
-            let shake = tokio::time::timeout(
-                HANDSHAKE.min(conns.cfg.security.first_message),
+            let shake = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + HANDSHAKE),
                 acceptor.accept(stream),
             )
             .await;
@@ -430,14 +438,24 @@ pub(super) async fn tls_acceptor(
             let (w_tx, w_rx) = mpsc::unbounded_channel();
             let peer = Peer::tls(addr, None);
             let peer = Peer::tls(addr, Some(conns.add(peer, w_tx)));
-            connection(stream, peer, w_rx, ev_tx, conns, max, Some(slot)).await;
+            connection(
+                stream,
+                peer,
+                w_rx,
+                ev_tx,
+                conns,
+                max,
+                Some((slot, deadline)),
+            )
+            .await;
         });
     }
 }
 
 /// One connection's framing, reading and writing, until either side ends.
-/// An accepted one (`slot`) that has not sent a whole message within
-/// `[security] first_message` of its acceptance is closed.
+/// An accepted one (`accepted`: its place and deadline) that has not sent
+/// a whole message by the deadline (`[security] first_message` after its
+/// acceptance) is closed.
 async fn connection<S>(
     stream: S,
     peer: Peer,
@@ -445,13 +463,14 @@ async fn connection<S>(
     ev_tx: mpsc::Sender<SocketEvent>,
     conns: Arc<Connections>,
     max: usize,
-    slot: Option<Slot>,
+    accepted: Option<(Slot, tokio::time::Instant)>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let mut silent_until = slot
-        .as_ref()
-        .map(|_| tokio::time::Instant::now() + conns.cfg.security.first_message);
+    let (slot, mut silent_until) = match accepted {
+        Some((s, d)) => (Some(s), Some(d)),
+        None => (None, None),
+    };
     let Some(id) = peer.conn else {
         return;
     };

@@ -5,7 +5,7 @@
 use crate::config::TlsConfig;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use tokio_rustls::rustls::{
     self,
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
@@ -46,20 +46,13 @@ fn certified_key(t: &TlsConfig) -> io::Result<Arc<rustls::sign::CertifiedKey>> {
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
 
 /// Serves `[tls]`'s certificate and takes a renewed one (new files, or
-/// files rewritten) at the next handshake, without a restart: a renewal
-/// must not cost a call. A renewal that does not load (a half-copied file,
-/// a key that does not match) is logged and the old certificate kept.
+/// files rewritten) without a restart: a renewal must not cost a call. A
+/// thread of its own looks at the files once a second (a hung disk holds
+/// no handshake up); a renewal that does not load (a half-copied file, a
+/// key that does not match) is logged and the old certificate kept.
 #[derive(Debug)]
 struct Reloading {
-    cfg: TlsConfig,
-    state: Mutex<Loaded>,
-}
-
-#[derive(Debug)]
-struct Loaded {
-    key: Arc<rustls::sign::CertifiedKey>,
-    stamp: Option<(SystemTime, SystemTime)>,
-    checked: Instant,
+    key: Arc<Mutex<Arc<rustls::sign::CertifiedKey>>>,
 }
 
 fn stamp(t: &TlsConfig) -> Option<(SystemTime, SystemTime)> {
@@ -69,14 +62,38 @@ fn stamp(t: &TlsConfig) -> Option<(SystemTime, SystemTime)> {
 
 impl Reloading {
     fn new(cfg: &TlsConfig) -> io::Result<Reloading> {
-        Ok(Reloading {
-            state: Mutex::new(Loaded {
-                key: certified_key(cfg)?,
-                stamp: stamp(cfg),
-                checked: Instant::now(),
-            }),
-            cfg: cfg.clone(),
-        })
+        let key = Arc::new(Mutex::new(certified_key(cfg)?));
+        let weak = Arc::downgrade(&key);
+        let cfg = cfg.clone();
+        std::thread::Builder::new()
+            .name("tls-reload".into())
+            .spawn(move || {
+                let mut seen = stamp(&cfg);
+                loop {
+                    std::thread::sleep(RELOAD_CHECK);
+                    // The listener is gone: so is this thread.
+                    let Some(key) = weak.upgrade() else { return };
+                    let now = stamp(&cfg);
+                    if now.is_none() || now == seen {
+                        continue;
+                    }
+                    seen = now;
+                    match certified_key(&cfg) {
+                        Ok(k) => {
+                            *key.lock().unwrap_or_else(PoisonError::into_inner) = k;
+                            tracing::warn!(
+                                certificate = %cfg.certificate.display(),
+                                "TLS certificate reloaded (renewed files): new handshakes use it"
+                            );
+                        }
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "TLS certificate files changed but do not load: the old certificate is kept"
+                        ),
+                    }
+                }
+            })?;
+        Ok(Reloading { key })
     }
 }
 
@@ -85,28 +102,12 @@ impl rustls::server::ResolvesServerCert for Reloading {
         &self,
         _hello: rustls::server::ClientHello<'_>,
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.checked.elapsed() >= RELOAD_CHECK {
-            s.checked = Instant::now();
-            let now = stamp(&self.cfg);
-            if now.is_some() && now != s.stamp {
-                match certified_key(&self.cfg) {
-                    Ok(k) => {
-                        s.key = k;
-                        s.stamp = now;
-                        tracing::warn!(
-                            certificate = %self.cfg.certificate.display(),
-                            "TLS certificate reloaded (renewed files): new handshakes use it"
-                        );
-                    }
-                    Err(e) => tracing::error!(
-                        error = %e,
-                        "TLS certificate files changed but do not load: the old certificate is kept"
-                    ),
-                }
-            }
-        }
-        Some(s.key.clone())
+        Some(
+            self.key
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
     }
 }
 

@@ -18,8 +18,15 @@ pub enum Event {
     /// A case's new record (the same one the journal gets).
     Case(Arc<Record>),
     /// The password-guessing bans in force changed (one imposed, lifted,
-    /// or gone): all of them now.
-    Bans(Arc<[Ban]>),
+    /// or gone): told at most once a second.
+    Bans(BanList),
+}
+
+/// The bans in force: the first ones (by address or name) and how many in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BanList {
+    pub bans: Arc<[Ban]>,
+    pub total: usize,
 }
 
 /// A ban in force, as the supervisor's screen shows it.

@@ -5,7 +5,7 @@
 
 mod event;
 
-pub use event::{Ban, CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
+pub use event::{Ban, BanList, CallPhase, CallStatus, Event, QueueStatus, SeatPhase, SeatStatus};
 
 use crate::caselog::{Brief, CaseId, TicketStatus};
 use std::fmt;

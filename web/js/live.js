@@ -30,8 +30,9 @@ export class LiveModel {
     this.closed = new Map();
     /** How many cases wait for a call back (null: not told). */
     this.callbacks = null;
-    /** Password-guessing bans in force (supervisors only). */
+    /** Password-guessing bans in force (supervisors only): the first ones, and how many in all. */
     this.bans = [];
+    this.bansTotal = 0;
     this.offset = 0; // server clock minus ours, in ms
     this.ready = false;
   }
@@ -57,6 +58,7 @@ export class LiveModel {
     this.closed = new Map();
     this.callbacks = Number.isFinite(state.callbacks) ? state.callbacks : null;
     this.bans = state.bans || [];
+    this.bansTotal = Number.isFinite(state.bans_total) ? state.bans_total : this.bans.length;
     this.ready = true;
   }
 
@@ -99,7 +101,10 @@ export class LiveModel {
         if (data && Number.isFinite(data.count)) this.callbacks = data.count;
         break;
       case 'bans':
-        if (data && Array.isArray(data.bans)) this.bans = data.bans;
+        if (data && Array.isArray(data.bans)) {
+          this.bans = data.bans;
+          this.bansTotal = Number.isFinite(data.total) ? data.total : data.bans.length;
+        }
         break;
       default:
         break;

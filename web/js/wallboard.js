@@ -302,7 +302,8 @@ function renderBans() {
   const bans = bansInForce(model.now());
   box.hidden = bans.length === 0;
   box.dataset.count = String(bans.length);
-  setText(byId('ban-count'), String(bans.length));
+  // More than the list holds (a flood of bans): the count says so.
+  setText(byId('ban-count'), String(Math.max(bans.length, model.bansTotal || 0)));
   fill(byId('ban-rows'), bans.map((b) => {
     const lift = h('button', {
       type: 'button', class: 'btn btn-ghost btn-lift', 'data-testid': `lift-${b.kind}-${b.key}`,

@@ -502,7 +502,6 @@ impl Reader {
         Ok(rows)
     }
 
-    /// Prank marks since `since_ms`: (caller, when).
     /// The recordings named for cases opened since `since_ms`.
     pub fn recordings_since(
         &self,
@@ -520,6 +519,7 @@ impl Reader {
         Ok(rows)
     }
 
+    /// Prank marks since `since_ms`: (caller, when).
     pub fn prank_marks(&self, since_ms: u64) -> Result<Vec<(String, u64)>, StoreError> {
         let mut s = self
             .conn

@@ -31,6 +31,10 @@ pub(crate) async fn run(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Fe
         let Some(f) = f else { break };
         match f {
             Feed::Events(events) => apply(&state, &events),
+            // A refusal wrote nothing: it needs no wait for the disk.
+            Feed::Reply {
+                id, result: Err(e), ..
+            } => answer(&state, id, Err(e)),
             Feed::Reply { id, result, after } => {
                 held.push_back((id, result, after));
                 release(&state, &mut held);
@@ -47,22 +51,27 @@ pub(crate) async fn run(state: Arc<AppState>, mut rx: mpsc::UnboundedReceiver<Fe
 /// Answers held at most while the journal cannot write.
 const HELD_MAX: usize = 1024;
 
-/// Hands out the answers whose records are durable now.
+/// Hands out the answers whose records are settled now: on disk (or, if
+/// the buffer overflowed while the disk failed, named in a `lost` record).
 fn release(state: &AppState, held: &mut VecDeque<(u64, Result<Done, CommandError>, u64)>) {
-    let durable = state.journal.durable();
-    while held.front().is_some_and(|h| h.2 <= durable) {
+    let settled = state.journal.settled();
+    while held.front().is_some_and(|h| h.2 <= settled) {
         let Some((id, result, _)) = held.pop_front() else {
             break;
         };
-        let waiting = state
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-        if let Some(tx) = waiting {
-            // The request may have given up waiting: fine.
-            let _ = tx.send(result);
-        }
+        answer(state, id, result);
+    }
+}
+
+fn answer(state: &AppState, id: u64, result: Result<Done, CommandError>) {
+    let waiting = state
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+    if let Some(tx) = waiting {
+        // The request may have given up waiting: fine.
+        let _ = tx.send(result);
     }
 }
 
@@ -101,7 +110,8 @@ fn apply(state: &AppState, events: &[Event]) {
                 }
                 Event::Call(c) => outs.push(Out::Call(c.case.clone())),
                 Event::Bans(b) => {
-                    let data = json!({ "bans": &**b, "seq": v.seq }).to_string();
+                    let data =
+                        json!({ "bans": &*b.bans, "total": b.total, "seq": v.seq }).to_string();
                     outs.push(Out::Ready(msg("bans", data, Audience::Supervisors)));
                 }
                 Event::Case(r) => {

@@ -63,10 +63,11 @@ pub(super) async fn command(state: &AppState, by: &Actor, cmd: Command) -> Resul
             forget();
             label("unavailable");
             if state.journal.failing() {
-                // Done in the engine, not yet on disk: say so, never "ok".
+                // Refusals are answered at once: a wait this long is an
+                // action done in the engine whose record is not on disk.
                 return Err(ApiError::unavailable(
-                    "the case log's disk is not writing: the action is done and kept in memory, \
-                     and is recorded when the disk works again",
+                    "the case log's disk is not writing: the action is taken and kept in memory, \
+                     and recorded when the disk works again (see the screen before repeating it)",
                 ));
             }
             Err(ApiError::unavailable("the engine did not answer in time"))

@@ -78,6 +78,7 @@ pub(super) async fn state_all(State(state): St, s: Session) -> Result<axum::Json
         "callbacks": v.callbacks_due.len(),
         "figures": &v.figures,
         "bans": if matches!(s.actor.role, Role::Supervisor) { bans_in_force(&v) } else { Vec::new() },
+        "bans_total": if matches!(s.actor.role, Role::Supervisor) { v.bans.total } else { 0 },
     })))
 }
 
@@ -222,7 +223,7 @@ pub(super) async fn bans(State(state): St, s: Session) -> Result<axum::Json<Valu
 /// The bans the view holds that have not ended yet.
 fn bans_in_force(v: &View) -> Vec<&crate::operator::Ban> {
     let now = wall_ms();
-    v.bans.iter().filter(|b| b.until_ms > now).collect()
+    v.bans.bans.iter().filter(|b| b.until_ms > now).collect()
 }
 
 fn supervisor(s: &Session) -> Result<(), ApiError> {
