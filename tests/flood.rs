@@ -363,3 +363,43 @@ fn a_stranger_holds_few_connections_and_none_silent_for_long() {
     let mut again = std::net::TcpStream::connect(e.addr()).unwrap();
     assert!(options_over(&mut again, &target, 3).starts_with("SIP/2.0 200"));
 }
+
+/// Started with a low soft limit on open files (systemd's default is
+/// 1,024), the engine raises it to the hard limit: every call's media and
+/// every TCP/TLS peer takes a descriptor.
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_one() {
+    let mut e = Engine::start("", "");
+    e.kill();
+    let log = e.dir.path().join("limits.log");
+    let mut child = std::process::Command::new("sh")
+        .env("NO_COLOR", "1")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 256 && exec {} run --config {} 2> {}",
+            env!("CARGO_BIN_EXE_siaga112"),
+            e.config.display(),
+            log.display()
+        ))
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        if t.contains("siaga112 is running") || Instant::now() > end {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("open files limit raised from=256"), "{text}");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f[3], f[4], "soft = hard: {line}");
+    assert_ne!(f[3], "256", "{line}");
+}

@@ -49,6 +49,7 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    raise_open_files();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,6 +96,29 @@ pub fn run(path: &Path) -> ExitCode {
             eprintln!("siaga112: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: every call's media
+/// takes sockets and every TCP/TLS peer one, and systemd's default soft
+/// limit (1,024) would refuse them long before the machine runs out.
+fn raise_open_files() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a struct of ours.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if got != 0 || lim.rlim_cur >= lim.rlim_max {
+        return;
+    }
+    let before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max.min(1 << 20);
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+        tracing::info!(from = before, to = lim.rlim_cur, "open files limit raised");
+    } else {
+        tracing::warn!(limit = before, "cannot raise the open files limit");
     }
 }
 

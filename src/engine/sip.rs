@@ -334,6 +334,7 @@ pub(super) async fn tcp_acceptor(
     conns: Arc<Connections>,
     max: usize,
 ) {
+    let accept_log = crate::ratelimit::RateLimit::new();
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -356,7 +357,10 @@ pub(super) async fn tcp_acceptor(
                 ));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "TCP accept failed");
+                // Out of file descriptors, say: once a second at most.
+                if let Some(suppressed) = accept_log.check() {
+                    tracing::warn!(error = %e, suppressed, "TCP accept failed");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
@@ -380,11 +384,14 @@ pub(super) async fn tls_acceptor(
     let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     let per_source = super::tls::Handshakes::default();
     let mut refused = 0u64;
+    let accept_log = crate::ratelimit::RateLimit::new();
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!(error = %e, "TLS accept failed");
+                if let Some(suppressed) = accept_log.check() {
+                    tracing::warn!(error = %e, suppressed, "TLS accept failed");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
