@@ -13,6 +13,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v svcrack >/dev/null 2>&1 || need+=(sipvicious)
+# The disk tests: a loop-mounted ext4 they freeze (tests/disk.rs).
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v fsfreeze >/dev/null 2>&1 || need+=(util-linux)
+command -v mount >/dev/null 2>&1 || need+=(mount)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   SUDO=""
