@@ -327,15 +327,7 @@ fn baresip_seat_answers_a_sipp_trunk_call() {
     require("baresip");
     let e = engine(15, 120, "");
     let dir = baresip_dir(&e, "op3", "secret3", "");
-    let phone = Command::new("timeout")
-        .args(["30", "baresip", "-f"])
-        .arg(&dir)
-        .args(["-t", "6"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("baresip");
+    let phone = spawn_baresip(&dir, 6);
     assert!(
         e.wait_log("seat registered seat=op3", Duration::from_secs(8)),
         "{}",

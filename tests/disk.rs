@@ -77,16 +77,52 @@ fn engine_on_tmpfs(buffer_records: u64) -> Option<(Engine, u16, Tmpfs, PathBuf)>
         return None;
     };
     let cases = fs.0.join("cases.jsonl");
+    let (e, port) = engine_in(dir, buffer_records);
+    Some((e, port, fs, cases))
+}
+
+/// The engine with the console, its store beside it in `dir` and
+/// `buffer_records`; the tests then point its journal at the small disk
+/// ([`relocate`]).
+fn engine_in(dir: tempfile::TempDir, buffer_records: u64) -> (Engine, u16) {
     let port = free_port();
     let rest = format!(
         "[store]\npath = \"{}\"\n{}",
         dir.path().join("cases.sqlite").display(),
         console_config(port, dir.path(), "")
     );
-    let caselog = format!("buffer_records = {buffer_records}\n",);
-    let e = Engine::start_with(dir, "retry_s = 30", &caselog, &rest);
-    // The engine writes where the test config says; point it at the tmpfs.
-    Some((e, port, fs, cases))
+    let caselog = format!("buffer_records = {buffer_records}\n");
+    (
+        Engine::start_with(dir, "retry_s = 30", &caselog, &rest),
+        port,
+    )
+}
+
+/// Waits until the journal holds `made` calls' ends.
+fn wait_written(cases: &Path, made: usize, within: Duration) {
+    let end = Instant::now() + within;
+    while journal(cases)
+        .iter()
+        .filter(|r| r["event"] == "ended")
+        .count()
+        < made
+    {
+        assert!(Instant::now() < end, "the kept records are written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every call's five records are in the journal, and no `lost` record.
+fn assert_every_call_written(cases: &Path, made: usize) {
+    let j = journal(cases);
+    for kind in ["opened", "queued", "offered", "answered", "ended"] {
+        assert_eq!(
+            j.iter().filter(|r| r["event"] == kind).count(),
+            made,
+            "{kind}: every call's"
+        );
+    }
+    assert!(!j.iter().any(|r| r["event"] == "lost"));
 }
 
 /// Calls, answered by op1, until `until` says enough (at least `min`, at
@@ -141,27 +177,11 @@ fn a_full_disk_raises_the_alarm_loses_no_call_and_writes_everything_when_space_r
     );
     // Space returns.
     std::fs::remove_file(filler).unwrap();
-    let end = Instant::now() + Duration::from_secs(5);
-    loop {
-        let j = journal(&cases);
-        if j.iter().filter(|r| r["event"] == "ended").count() == made as usize {
-            break;
-        }
-        assert!(Instant::now() < end, "the kept records are written");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_written(&cases, made as usize, Duration::from_secs(5));
     assert!(e.wait_log("case log writing again", Duration::from_secs(3)));
     assert_eq!(metric(port, "siaga112_caselog_alarm"), Some(0.0));
     assert_eq!(metric(port, "siaga112_caselog_lost_total"), Some(0.0));
-    let j = journal(&cases);
-    for kind in ["opened", "queued", "offered", "answered", "ended"] {
-        assert_eq!(
-            j.iter().filter(|r| r["event"] == kind).count(),
-            made as usize,
-            "{kind}: every call's"
-        );
-    }
-    assert!(!j.iter().any(|r| r["event"] == "lost"));
+    assert_every_call_written(&cases, made as usize);
 }
 
 #[test]
@@ -308,14 +328,7 @@ fn engine_on_ext4(buffer_records: u64) -> Option<(Engine, u16, Ext4, PathBuf)> {
         return None;
     };
     let cases = fs.0.join("cases.jsonl");
-    let port = free_port();
-    let rest = format!(
-        "[store]\npath = \"{}\"\n{}",
-        dir.path().join("cases.sqlite").display(),
-        console_config(port, dir.path(), "")
-    );
-    let caselog = format!("buffer_records = {buffer_records}\n");
-    let e = Engine::start_with(dir, "retry_s = 30", &caselog, &rest);
+    let (e, port) = engine_in(dir, buffer_records);
     Some((e, port, fs, cases))
 }
 
@@ -350,16 +363,7 @@ fn a_stalled_disk_raises_the_alarm_loses_no_call_and_writes_everything_when_it_a
     assert!(metric(port, "siaga112_caselog_buffered").unwrap() > 0.0);
     frozen.thaw();
     let made = (before + during) as usize;
-    let end = Instant::now() + Duration::from_secs(10);
-    while journal(&cases)
-        .iter()
-        .filter(|r| r["event"] == "ended")
-        .count()
-        < made
-    {
-        assert!(Instant::now() < end, "the kept records are written");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_written(&cases, made, Duration::from_secs(10));
     assert!(e.wait_log(
         "case log disk responding again after a stall",
         Duration::from_secs(3)
@@ -370,15 +374,7 @@ fn a_stalled_disk_raises_the_alarm_loses_no_call_and_writes_everything_when_it_a
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(metric(port, "siaga112_caselog_lost_total"), Some(0.0));
-    let j = journal(&cases);
-    for kind in ["opened", "queued", "offered", "answered", "ended"] {
-        assert_eq!(
-            j.iter().filter(|r| r["event"] == kind).count(),
-            made,
-            "{kind}: every call's"
-        );
-    }
-    assert!(!j.iter().any(|r| r["event"] == "lost"));
+    assert_every_call_written(&cases, made);
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The engine behind the proxy: Kamailio is its only trusted peer.
@@ -101,15 +100,7 @@ fn baresip_registers_and_answers_through_the_proxy() {
     let e = engine();
     let k = Kamailio::start(&e);
     let dir = baresip_dir_at(&e, k.port, "op3", "secret3", "");
-    let phone = Command::new("timeout")
-        .args(["30", "baresip", "-f"])
-        .arg(&dir)
-        .args(["-t", "8"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("baresip");
+    let phone = spawn_baresip(&dir, 8);
     assert!(
         e.wait_log("seat registered seat=op3", Duration::from_secs(8)),
         "{}\n{}",

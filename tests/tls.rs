@@ -10,7 +10,7 @@ use siaga112::sip::digest::{expected_response, DigestAuth};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_rustls::rustls;
@@ -358,15 +358,7 @@ fn baresip_registers_over_tls_and_answers_a_call() {
     config = config.replace("sip_trans_def udp\n", "sip_trans_def tls\n");
     config.push_str(&format!("sip_cafile {}\n", cert.display()));
     std::fs::write(dir.join("config"), config).unwrap();
-    let phone = Command::new("timeout")
-        .args(["30", "baresip", "-f"])
-        .arg(&dir)
-        .args(["-t", "8"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("baresip");
+    let phone = spawn_baresip(&dir, 8);
     let registered = e.wait_log("seat registered seat=op3", Duration::from_secs(10));
     if !registered {
         terminate(&phone);

@@ -237,12 +237,12 @@ impl Core {
             }
             Input::TransportError { addr } => self.txs.transport_failed(addr),
             Input::Command { id, by, command } => {
-                let result = match command {
-                    c @ Command::LiftBan { .. } => c.authorize(&by).and_then(|()| match c {
-                        Command::LiftBan { kind, key } => self.lift_ban(now, &by, kind, &key),
-                        _ => unreachable!("matched above"),
-                    }),
-                    command => self.b2bua.apply(now, &by, command),
+                // Bans are the guard's; every other command is the B2BUA's.
+                let result = match &command {
+                    Command::LiftBan { kind, key } => command
+                        .authorize(&by)
+                        .and_then(|()| self.lift_ban(now, &by, *kind, key)),
+                    _ => self.b2bua.apply(now, &by, command),
                 };
                 self.replies.push_back(Output::Reply { id, result });
             }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 
 /// The TCP and TLS connections of the engine, shared by the connection
@@ -303,9 +303,6 @@ enum Opened {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-/// How long a TLS handshake may take, ours or a peer's.
-const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
-
 async fn connect(conns: &Connections, peer: Peer) -> std::io::Result<Opened> {
     if peer.transport != Transport::Tls {
         let s = TcpStream::connect(peer.addr).await?;
@@ -321,7 +318,7 @@ async fn connect(conns: &Connections, peer: Peer) -> std::io::Result<Opened> {
     let _ = s.set_nodelay(true);
     let name = rustls::pki_types::ServerName::IpAddress(peer.addr.ip().into());
     let tls = tokio_rustls::TlsConnector::from(client);
-    match tokio::time::timeout(HANDSHAKE, tls.connect(name, s)).await {
+    match tokio::time::timeout(super::tls::HANDSHAKE, tls.connect(name, s)).await {
         Ok(Ok(s)) => Ok(Opened::Tls(Box::new(s))),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
@@ -381,8 +378,7 @@ pub(super) async fn tls_acceptor(
     max: usize,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    let per_source = super::tls::Handshakes::default();
+    let gate = super::tls::Gate::new(MAX_HANDSHAKES);
     let mut refused = 0u64;
     let accept_log = crate::ratelimit::RateLimit::new();
     loop {
@@ -401,47 +397,24 @@ pub(super) async fn tls_acceptor(
         };
         // Trunks, proxies and `allow` addresses (seats behind one NAT
         // reconnecting at once) are not held to the per-address share.
-        let place = if conns.cfg.is_trusted(addr.ip()) {
-            None
-        } else if let Some(p) = per_source.start(addr.ip()) {
-            Some(p)
-        } else {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(%addr, refused, "too many TLS handshakes from one address: connection closed");
+        let pass = match gate.enter(addr.ip(), conns.cfg.is_trusted(addr.ip())) {
+            Ok(p) => p,
+            Err(why) => {
+                refused += 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(%addr, refused, "too many TLS handshakes {}: connection closed", why.as_str());
+                }
+                continue;
             }
-            continue;
-        };
-        let Ok(permit) = pending.clone().try_acquire_owned() else {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(%addr, refused, "too many TLS handshakes at once: connection closed");
-            }
-            continue;
         };
         let _ = stream.set_nodelay(true);
         let (acceptor, ev_tx, conns) = (acceptor.clone(), ev_tx.clone(), conns.clone());
         // The handshake counts towards the first message's time.
         let deadline = tokio::time::Instant::now() + conns.cfg.security.first_message;
         tokio::spawn(async move {
-            let shake = tokio::time::timeout_at(
-                deadline.min(tokio::time::Instant::now() + HANDSHAKE),
-                acceptor.accept(stream),
-            )
-            .await;
-            drop(permit);
-            drop(place);
-            let stream = match shake {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%addr, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%addr, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let shook = super::tls::handshake(&acceptor, stream, deadline, addr).await;
+            drop(pass);
+            let Some(stream) = shook else { return };
             let (w_tx, w_rx) = mpsc::unbounded_channel();
             let peer = Peer::tls(addr, None);
             let peer = Peer::tls(addr, Some(conns.add(peer, w_tx)));

@@ -4,6 +4,7 @@
 
 use crate::config::TlsConfig;
 use std::io;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 use tokio_rustls::rustls::{
@@ -141,38 +142,107 @@ pub fn client_config(t: &TlsConfig) -> io::Result<Option<Arc<rustls::ClientConfi
     Ok(Some(Arc::new(c)))
 }
 
-/// TLS handshakes under way per source address, so that one stalled or
-/// hostile client cannot hold every handshake place of a listener.
-#[derive(Debug, Default, Clone)]
-pub struct Handshakes(Arc<dashmap::DashMap<std::net::IpAddr, u32>>);
+/// The gate every TLS handshake of a listener passes: at most `total` at
+/// once, and at most [`HANDSHAKES_PER_SOURCE`] from one address (unless it
+/// is exempt: a trunk, proxy or `allow` address), so that a flood of
+/// half-open handshakes costs bounded memory and one stalled or hostile
+/// client cannot hold every place.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    per_source: Arc<dashmap::DashMap<IpAddr, u32>>,
+    total: Arc<tokio::sync::Semaphore>,
+}
 
 /// Handshakes at once from one address, on each listener.
 pub const HANDSHAKES_PER_SOURCE: u32 = 16;
+/// How long a handshake may take.
+pub const HANDSHAKE: Duration = Duration::from_secs(10);
 
-impl Handshakes {
-    /// A place for a handshake from `ip` (None: it has its share already).
-    pub fn start(&self, ip: std::net::IpAddr) -> Option<Handshake> {
-        let mut n = self.0.entry(ip).or_insert(0);
-        if *n >= HANDSHAKES_PER_SOURCE {
-            return None;
+/// Why the gate turned a connection away (as the log says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    FromOneAddress,
+    AtOnce,
+}
+
+impl Refused {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::FromOneAddress => "from one address",
+            Refused::AtOnce => "at once",
         }
-        *n += 1;
-        Some(Handshake(self.0.clone(), ip))
     }
 }
 
-/// A handshake's place; given back however the handshake ends.
-#[derive(Debug)]
-pub struct Handshake(
-    Arc<dashmap::DashMap<std::net::IpAddr, u32>>,
-    std::net::IpAddr,
-);
+impl Gate {
+    pub fn new(total: usize) -> Gate {
+        Gate {
+            per_source: Arc::default(),
+            total: Arc::new(tokio::sync::Semaphore::new(total)),
+        }
+    }
 
-impl Drop for Handshake {
+    /// A pass for a handshake from `ip`, held until the handshake ends.
+    pub fn enter(&self, ip: IpAddr, exempt: bool) -> Result<Pass, Refused> {
+        let place = if exempt {
+            None
+        } else {
+            let mut n = self.per_source.entry(ip).or_insert(0);
+            if *n >= HANDSHAKES_PER_SOURCE {
+                return Err(Refused::FromOneAddress);
+            }
+            *n += 1;
+            Some(Place(self.per_source.clone(), ip))
+        };
+        let permit = self
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refused::AtOnce)?;
+        Ok(Pass {
+            _place: place,
+            _permit: permit,
+        })
+    }
+}
+
+/// A handshake's places; given back however the handshake ends.
+#[derive(Debug)]
+pub struct Pass {
+    _place: Option<Place>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+#[derive(Debug)]
+struct Place(Arc<dashmap::DashMap<IpAddr, u32>>, IpAddr);
+
+impl Drop for Place {
     fn drop(&mut self) {
         self.0.remove_if_mut(&self.1, |_, n| {
             *n = n.saturating_sub(1);
             *n == 0
         });
+    }
+}
+
+/// The server side of a handshake, by `deadline` and within [`HANDSHAKE`];
+/// None (logged) when it fails or takes too long.
+pub async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    deadline: tokio::time::Instant,
+    addr: std::net::SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let by = deadline.min(tokio::time::Instant::now() + HANDSHAKE);
+    match tokio::time::timeout_at(by, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(%addr, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%addr, "TLS handshake timed out");
+            None
+        }
     }
 }

@@ -371,6 +371,20 @@ pub fn ok_to(req: &str) -> String {
     ok
 }
 
+/// Runs baresip on the config directory `dir` for `seconds` (`-t`), its
+/// output kept for the test to show (bounded by `timeout` in any case).
+pub fn spawn_baresip(dir: &Path, seconds: u32) -> Child {
+    Command::new("timeout")
+        .args(["30", "baresip", "-f"])
+        .arg(dir)
+        .args(["-t", &seconds.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baresip")
+}
+
 /// Writes a baresip config directory for `user` registering at the engine.
 pub fn baresip_dir(engine: &Engine, user: &str, password: &str, extra_accounts: &str) -> PathBuf {
     baresip_dir_at(engine, engine.port, user, password, extra_accounts)

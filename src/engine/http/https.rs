@@ -1,17 +1,18 @@
 //! The console on HTTPS: a listener for `axum::serve` whose connections
 //! have finished their TLS handshake. Handshakes run in tasks of their own
 //! (a slow or stalled client never holds up the next), at most
-//! [`MAX_HANDSHAKES`] at once, each within [`HANDSHAKE`].
+//! [`MAX_HANDSHAKES`] at once (see [`tls::Gate`]), each within
+//! [`tls::HANDSHAKE`].
 
+use crate::engine::tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_rustls::{rustls, server::TlsStream, TlsAcceptor};
 
 const MAX_HANDSHAKES: usize = 128;
-const HANDSHAKE: Duration = Duration::from_secs(10);
 
 pub(super) struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
@@ -36,8 +37,7 @@ async fn accept(
     acceptor: TlsAcceptor,
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
-    let pending = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    let per_source = crate::engine::tls::Handshakes::default();
+    let gate = tls::Gate::new(MAX_HANDSHAKES);
     loop {
         let (stream, addr) = match tcp.accept().await {
             Ok(a) => a,
@@ -47,24 +47,20 @@ async fn accept(
                 continue;
             }
         };
-        let Some(place) = per_source.start(addr.ip()) else {
-            tracing::debug!(%addr, "console: too many TLS handshakes from one address, closed");
-            continue;
-        };
-        let Ok(permit) = pending.clone().try_acquire_owned() else {
-            tracing::debug!(%addr, "console: too many TLS handshakes at once, closed");
-            continue;
+        let pass = match gate.enter(addr.ip(), false) {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::debug!(%addr, "console: too many TLS handshakes {}, closed", why.as_str());
+                continue;
+            }
         };
         let (acceptor, ready) = (acceptor.clone(), ready.clone());
         tokio::spawn(async move {
-            let _place = place;
-            match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => {
-                    drop(permit);
-                    let _ = ready.send((s, addr)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "console: TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "console: TLS handshake timed out"),
+            let deadline = tokio::time::Instant::now() + tls::HANDSHAKE;
+            let shook = tls::handshake(&acceptor, stream, deadline, addr).await;
+            drop(pass);
+            if let Some(s) = shook {
+                let _ = ready.send((s, addr)).await;
             }
         });
     }
