@@ -187,16 +187,15 @@ fn start_media(
     if !cfg.media.enabled {
         return Ok((None, None));
     }
-    let repaired = recorder::repair(&cfg.recording.dir);
+    // A recording a crash left open is in a folder of the last days (one
+    // a day: older ones are not opened at every start).
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let now = std::time::SystemTime::now();
+    let repaired = recorder::repair_since(&cfg.recording.dir, now - 7 * day);
     // Whole recordings of the last day that the case log does not name
     // (only when the store is caught up, so it knows every `recorded`).
     let unnamed = match recordings {
-        Some(named) => recorder::unnamed(
-            &cfg.recording.dir,
-            named,
-            &repaired,
-            std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600),
-        ),
+        Some(named) => recorder::unnamed(&cfg.recording.dir, named, &repaired, now - day),
         None => Vec::new(),
     };
     for (r, how) in repaired

@@ -190,8 +190,10 @@ pub struct Repaired {
     pub bytes: u64,
 }
 
-/// Every `.wav` under `dir`.
-fn wav_files(dir: &Path) -> Vec<PathBuf> {
+/// Every `.wav` under `dir`, in folders changed since `since`: a day's
+/// folder changes as each recording is made in it, so a year of older
+/// folders is not opened at every start.
+fn wav_files(dir: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -201,7 +203,13 @@ fn wav_files(dir: &Path) -> Vec<PathBuf> {
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                let fresh = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|m| m >= since);
+                if fresh {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "wav") {
                 out.push(p);
             }
@@ -215,8 +223,13 @@ fn wav_files(dir: &Path) -> Vec<PathBuf> {
 /// sizes are set to what is there, cut to whole frames. Returns the files
 /// it fixed (their name is `<case>.wav`, so the case can be told).
 pub fn repair(dir: &Path) -> Vec<Repaired> {
+    repair_since(dir, std::time::UNIX_EPOCH)
+}
+
+/// [`repair`] in the folders changed since `since` only.
+pub fn repair_since(dir: &Path, since: std::time::SystemTime) -> Vec<Repaired> {
     let mut out = Vec::new();
-    for p in wav_files(dir) {
+    for p in wav_files(dir, since) {
         match repair_one(&p) {
             Ok(Some(r)) => out.push(r),
             Ok(None) => {}
@@ -239,7 +252,7 @@ pub fn unnamed(
     since: std::time::SystemTime,
 ) -> Vec<Repaired> {
     let mut out = Vec::new();
-    for p in wav_files(dir) {
+    for p in wav_files(dir, since) {
         let text = p.display().to_string();
         if named.contains(&text) || repaired.iter().any(|r| r.path == p) {
             continue;
